@@ -1,0 +1,68 @@
+# Transformers for biomedicine: one Makefile for readers, students, instructors and CI.
+#   make book   build the HTML book into _build/html
+#   make test   run the whole test suite (what CI runs)
+# Both create the virtual environment .venv themselves (re-created when pyproject.toml changes).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+JOBS ?= 2
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: help venv book test test-fast lab release autograde feedback bench clean
+
+help:
+	@echo "make book       build the HTML book (_build/html/index.html)"
+	@echo "make test       run the whole test suite (library, graders, notebooks, nbgrader, book build)"
+	@echo "make lab        JupyterLab for students (open exercises/<assignment>/<assignment>.ipynb)"
+	@echo "make release    regenerate exercises/ from solutions/ (nbgrader generate_assignment)"
+	@echo "make autograde  grade every submission in submitted/ (CS502_GRADING_DEVICE=cuda on a GPU server)"
+	@echo "make feedback   write feedback HTML for graded submissions into feedback/"
+	@echo "make bench      run the benchmarks and print a table"
+	@echo "make clean      remove builds, caches and the virtual environment"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+	  echo "error: Python 3.11 or newer is needed as '$(PYTHON)' (found: $$($(PYTHON) --version 2>&1 || echo none))."; \
+	  echo "       Install it, or run for example: make PYTHON=python3.12 $(MAKECMDGOALS)"; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build --all -W .
+	@echo "The book is at _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab exercises
+
+ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
+
+release: $(STAMP)
+	@test -n "$(ASSIGNMENTS)" || { echo "no assignment in solutions/"; exit 1; }
+	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
+
+autograde: $(STAMP)
+	@test -d submitted || { echo "nothing to grade: put submissions in submitted/<student>/<assignment>/ (see README)"; exit 1; }
+	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader autograde "$$a" --force || exit 1; done
+
+feedback: $(STAMP)
+	@test -d autograded || { echo "nothing graded yet: run make autograde first"; exit 1; }
+	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_feedback "$$a" --force || exit 1; done
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf _build $(VENV) .pytest_cache .jupyter_cache gradebook.db submitted autograded feedback nbgrader_exchange
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,46 @@
+"""The HTML book builds with warnings as errors and contains every chapter of the table of contents."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+
+
+def toc_files() -> list[str]:
+    text = (ROOT / "_toc.yml").read_text()
+    return [m.group(1) for m in re.finditer(r"(?:root|file):\s*(\S+)", text)]
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", "--all", "-W", str(ROOT)], capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, "jupyter-book build -W failed:\n" + proc.stdout[-4000:] + proc.stderr[-4000:]
+    return HTML
+
+
+@pytest.mark.slow
+def test_book_builds_with_every_toc_page(built_book):
+    assert (built_book / "index.html").exists()
+    for f in toc_files():
+        page = built_book / f"{f}.html"
+        assert page.exists(), f"{page} missing from the build"
+        html = page.read_text()
+        assert "Traceback (most recent call last)" not in html, f"{f} shows an error"
+
+
+@pytest.mark.slow
+def test_self_attention_page_has_its_figures(built_book):
+    html = (built_book / "book" / "04_self_attention.html").read_text()
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+    assert len(images) >= 3, f"expected the chapter's figures, found {images}"
+    for src in images:
+        assert (built_book / "book" / src).resolve().exists(), src
+    assert "What a nice day" in html or "nice" in html
