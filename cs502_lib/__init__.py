@@ -23,6 +23,7 @@ from .nn import (
     sinusoidal_positional_encoding,
 )
 from .training import set_seed
+from .bio import transcribe, translate, kmer_tokenize, build_kmer_vocab, span_mask
 
 __version__ = "0.1.0"
 
@@ -32,4 +33,5 @@ __all__ = [
     "sinusoidal_positional_encoding", "causal_mask", "padding_mask", "TokenEmbedding",
     "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "Transformer",
     "set_seed",
+    "transcribe", "translate", "kmer_tokenize", "build_kmer_vocab", "span_mask",
 ]
