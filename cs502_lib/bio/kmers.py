@@ -46,6 +46,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "NUM_SPECIAL",
     "NO_BASE",
+    "MAX_K",
     "kmer_tokenize",
     "build_kmer_vocab",
     "kmer_ids",
@@ -60,6 +61,8 @@ SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 NUM_SPECIAL = len(SPECIAL_TOKENS)
 #: What :func:`kmer_bases` returns for the bases of a special token.
 NO_BASE = -1
+#: Longest k for which every k-mer id fits in int64.
+MAX_K = 31
 
 
 def _require_k(k: object) -> int:
@@ -128,23 +131,39 @@ def kmer_ids(codes: torch.Tensor | np.ndarray, k: int) -> torch.Tensor:
     """
     k = _require_k(k)
     if isinstance(codes, np.ndarray):
-        codes = torch.from_numpy(codes)
-    if not isinstance(codes, torch.Tensor):
+        if codes.dtype.kind not in "iu":
+            raise ValueError(f"codes must hold integer base codes, got dtype {codes.dtype}")
+    elif isinstance(codes, torch.Tensor):
+        if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
+            raise ValueError(f"codes must hold integer base codes, got dtype {codes.dtype}")
+    else:
         raise ValueError(f"codes must be a torch.Tensor or numpy array, got {type(codes).__name__}")
-    if codes.dim() < 1:
+    if codes.ndim < 1:
         raise ValueError("codes must have at least 1 dimension (..., N)")
-    if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
-        raise ValueError(f"codes must hold integer base codes, got dtype {codes.dtype}")
+    if k > MAX_K:
+        raise ValueError(f"k={k} is too large: ids of k-mers longer than {MAX_K} do not fit in int64")
     n = codes.shape[-1]
     if n < k:
         raise ValueError(f"codes has {n} bases, fewer than k={k}")
     windows = n - k + 1
-    # int32 suffices up to k=15 (4**15 + 5 < 2**31) and halves the memory traffic.
+    # A rolling base-4 number, updated in place (shift by one base = multiply by 4).
+    if isinstance(codes, np.ndarray):
+        # NumPy path (codes made from a str): work in the narrowest unsigned type that holds
+        # every id, then widen once; NumPy's allocator makes that last big copy cheap.
+        top = NUM_SPECIAL + 4**k - 1
+        work = np.uint16 if top < 2**16 else np.uint32 if top < 2**32 else np.uint64
+        ids = codes[..., 0:windows].astype(work)  # a copy: the input is never modified
+        for j in range(1, k):
+            ids <<= 2
+            np.bitwise_or(ids, codes[..., j : j + windows], out=ids, casting="unsafe")
+        ids += NUM_SPECIAL
+        return torch.from_numpy(ids.astype(np.int64))
+    # Torch path (codes already a tensor, possibly on a GPU); int32 suffices up to k=15.
     work = torch.int32 if k <= 15 else torch.int64
-    ids = codes[..., 0:windows].to(work)
+    ids = codes[..., 0:windows].to(work, copy=True)
     for j in range(1, k):
-        ids = ids * 4 + codes[..., j : j + windows].to(work)
-    return (ids + NUM_SPECIAL).long()
+        ids.mul_(4).add_(codes[..., j : j + windows])
+    return ids.to(torch.int64).add_(NUM_SPECIAL)
 
 
 def kmer_bases(ids: torch.Tensor, k: int) -> torch.Tensor:

@@ -115,7 +115,19 @@ def dna_codes(seq: str, name: str = "sequence") -> np.ndarray:
     Raises:
         ValueError: naming ``name``, the first invalid letter and its position.
     """
-    return _codes(_require_str(name, seq), _DNA_LUT, name, BASES)
+    _require_str(name, seq)
+    try:
+        data = seq.encode("ascii")
+    except UnicodeEncodeError:
+        data = b"?"  # not ASCII: the slow path below reports the letter and its position
+    if data.translate(None, b"ACGTacgt"):  # something other than A/C/G/T is left
+        _codes(seq, _DNA_LUT, name, BASES)  # raises, naming the first invalid letter
+    # Bit trick instead of a table lookup (about 3x faster on a genome): in ASCII, bits 1-2 of
+    # A, C, G, T (either case) are 0, 1, 3, 2; XOR with the higher of the two bits swaps G and T.
+    codes = np.frombuffer(data, dtype=np.uint8) >> 1
+    codes &= 3
+    codes ^= codes >> 1
+    return codes
 
 
 def check_dna(seq: str, name: str = "sequence") -> str:
@@ -232,27 +244,23 @@ def read_fasta(path: PathLike) -> list[tuple[str, str]]:
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
+    with opener(path, "rb") as fh:
+        text = fh.read().decode("ascii", errors="replace")  # a non-ASCII byte becomes U+FFFD
+    # Whole-file string operations (a genome has ~60,000 lines; no Python loop over them).
+    body = text.lstrip()
+    if not body:
+        return []
+    if not body.startswith(">"):
+        lineno = text[: len(text) - len(body)].count("\n") + 1
+        raise ValueError(
+            f"{path}, line {lineno}: sequence text before the first '>' header; is this a FASTA file?"
+        )
     records: list[tuple[str, str]] = []
-    current_id: str | None = None
-    chunks: list[str] = []
-    with opener(path, "rt", encoding="ascii", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.startswith(">"):
-                if current_id is not None:
-                    records.append((current_id, "".join(chunks)))
-                fields = line[1:].split()
-                if not fields:
-                    raise ValueError(f"{path}, line {lineno}: FASTA header without an id")
-                current_id, chunks = fields[0], []
-            else:
-                text = "".join(line.split())
-                if not text:
-                    continue
-                if current_id is None:
-                    raise ValueError(
-                        f"{path}, line {lineno}: sequence text before the first '>' header; is this a FASTA file?"
-                    )
-                chunks.append(text)
-    if current_id is not None:
-        records.append((current_id, "".join(chunks)))
+    for chunk in body[1:].split("\n>"):
+        header, _, seq = chunk.partition("\n")
+        fields = header.split()
+        if not fields:
+            lineno = text.count("\n", 0, text.find(chunk)) + 1
+            raise ValueError(f"{path}, line {lineno}: FASTA header without an id")
+        records.append((fields[0], "".join(seq.split())))
     return records
