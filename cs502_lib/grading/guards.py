@@ -1,0 +1,240 @@
+"""Guards that watch student code while it runs under a check.
+
+Two things are watched:
+
+* **Delegation.** An exercise asks students to *write* attention, an LSTM cell, ...
+  so while their code runs, PyTorch's built-in versions of the whole family, and
+  cs502_lib's own reference of the name being checked, are refused.
+
+  - PyTorch's functional forms (``F.scaled_dot_product_attention``,
+    ``F.multi_head_attention_forward``, ``torch._VF.lstm`` and friends) are caught
+    by a :class:`torch.overrides.TorchFunctionMode`, which sees every call of a
+    torch function however it was reached.
+  - Python-level functions and classes (``nn.MultiheadAttention``, ``nn.LSTM``,
+    ``nn.Transformer*``, the cs502_lib reference) are caught by temporarily
+    swapping the ``__code__`` of their functions (``__init__`` and ``forward`` for a
+    class) for code that raises. Because the code object itself is replaced, the
+    refusal works however the student reached the function: ``cs502_lib.x``,
+    ``from cs502_lib import x`` done long before the check, an alias, a subclass.
+
+* **Devices.** On the ``meta`` device a student's ``torch.ones(n, n)`` silently lands
+  on the CPU, and mixing it with a meta tensor does not always raise (a CPU matrix
+  multiplied into a meta tensor gives a meta result). The same guard mode
+  therefore refuses any single call that mixes tensors of different devices. Zero-
+  dimensional CPU tensors are allowed, as PyTorch allows them on CUDA too, and so
+  are the calls whose purpose is to move data between devices (``copy_``, ``to``,
+  indexing).
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
+
+__all__ = ["DelegationRefused", "DeviceMismatch", "GuardMode", "refuse_python", "TORCH_REFUSED_FUNCTIONS"]
+
+
+class DelegationRefused(Exception):
+    """Raised inside student code when it calls a refused built-in or reference."""
+
+    def __init__(self, what: str, advice: str) -> None:
+        super().__init__(f"{what} is not allowed here")
+        self.what = what
+        self.advice = advice
+
+
+class DeviceMismatch(Exception):
+    """Raised inside student code when one torch call mixes tensors of different devices."""
+
+    def __init__(self, func_name: str, devices: list[str]) -> None:
+        super().__init__(f"{func_name} received tensors on different devices: {', '.join(devices)}")
+        self.func_name = func_name
+        self.devices = devices
+
+
+#: torch functions (by ``__name__``) that implement, in one call, what an exercise asks to write.
+TORCH_REFUSED_FUNCTIONS: dict[str, str] = {
+    "scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention",
+    "_scaled_dot_product_attention_math": "torch._scaled_dot_product_attention_math",
+    "_scaled_dot_product_flash_attention": "torch._scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention": "torch._scaled_dot_product_efficient_attention",
+    "multi_head_attention_forward": "torch.nn.functional.multi_head_attention_forward",
+    "_native_multi_head_attention": "torch._native_multi_head_attention",
+    "_transformer_encoder_layer_fwd": "torch._transformer_encoder_layer_fwd",
+    "rnn_tanh": "torch._VF.rnn_tanh (nn.RNN)",
+    "rnn_relu": "torch._VF.rnn_relu (nn.RNN)",
+    "rnn_tanh_cell": "torch.rnn_tanh_cell (nn.RNNCell)",
+    "rnn_relu_cell": "torch.rnn_relu_cell (nn.RNNCell)",
+    "lstm": "torch._VF.lstm (nn.LSTM)",
+    "lstm_cell": "torch.lstm_cell (nn.LSTMCell)",
+    "gru": "torch._VF.gru (nn.GRU)",
+    "gru_cell": "torch.gru_cell (nn.GRUCell)",
+}
+
+#: PyTorch modules whose ``__init__``/``forward`` are refused while student code runs.
+TORCH_REFUSED_MODULES: tuple[type, ...] = (
+    nn.MultiheadAttention,
+    nn.Transformer,
+    nn.TransformerEncoder,
+    nn.TransformerDecoder,
+    nn.TransformerEncoderLayer,
+    nn.TransformerDecoderLayer,
+    nn.RNNBase,
+    nn.RNN,
+    nn.LSTM,
+    nn.GRU,
+    nn.RNNCellBase,
+    nn.RNNCell,
+    nn.LSTMCell,
+    nn.GRUCell,
+)
+
+#: Calls whose job is to move or gather data across devices; mixing devices there is legitimate.
+_DEVICE_NEUTRAL = {"to", "copy_", "__getitem__", "__setitem__", "index_put_", "index_put", "type_as", "cpu", "cuda", "_to_copy"}
+
+_BUILTIN_ADVICE = (
+    "This exercise asks you to write that computation yourself from basic tensor operations "
+    "(matrix products, softmax, sigmoid/tanh, masked_fill, ...), not to call PyTorch's ready-made version."
+)
+
+
+class GuardMode(TorchFunctionMode):
+    """Refuse PyTorch's built-in versions of the exercises and, if ``strict_device``, device mixing.
+
+    The first violation is also remembered in :attr:`violation`, so that a student's
+    ``try: ... except Exception: pass`` cannot hide it from the grader.
+    """
+
+    def __init__(self, *, strict_device: bool) -> None:
+        super().__init__()
+        self.strict_device = strict_device
+        self.violation: Exception | None = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in TORCH_REFUSED_FUNCTIONS:
+            err = DelegationRefused(f"PyTorch's built-in {TORCH_REFUSED_FUNCTIONS[name]}", _BUILTIN_ADVICE)
+            self.violation = self.violation or err
+            raise err
+        if self.strict_device and name not in _DEVICE_NEUTRAL:
+            devices = set()
+            for leaf in tree_flatten((args, kwargs))[0]:
+                if isinstance(leaf, torch.Tensor) and not (leaf.dim() == 0 and leaf.device.type == "cpu"):
+                    devices.add(str(leaf.device))
+            if len(devices) > 1:
+                err = DeviceMismatch(_func_name(func), sorted(devices))
+                self.violation = self.violation or err
+                raise err
+        return func(*args, **kwargs)
+
+
+def _func_name(func) -> str:
+    name = getattr(func, "__name__", repr(func))
+    qual = getattr(func, "__qualname__", name)
+    if qual.startswith("TensorBase.") or qual.startswith("Tensor."):
+        return f"Tensor.{name}"
+    return f"torch.{name}" if not name.startswith("__") else f"Tensor.{name}"
+
+
+# --------------------------------------------------------------------------- code swapping
+
+_replacements: dict[int, object] = {}
+_swap_lock = threading.RLock()
+_swap_depth = 0
+
+
+def _refusing_code(original, label: str, advice: str):
+    """A code object with the same free variables as ``original`` whose body raises DelegationRefused.
+
+    ``func.__code__`` may only be replaced by code with as many free variables as the
+    function's closure, so the replacement is compiled with the same names.
+    """
+    key = id(original)
+    if key in _replacements:
+        return _replacements[key]
+    freevars = original.co_freevars
+    lines = ["def _outer():"]
+    lines += [f"    {v} = None" for v in freevars]
+    lines.append("    def _refused(*args, **kwargs):")
+    if freevars:
+        lines.append(f"        ({', '.join(freevars)},)")
+    lines.append(
+        "        raise __import__('cs502_lib.grading.guards', fromlist=['_raise'])._raise("
+        f"{label!r}, {advice!r})"
+    )
+    lines.append("    return _refused")
+    namespace: dict = {}
+    exec(compile("\n".join(lines), f"<refused {label}>", "exec"), namespace)
+    code = namespace["_outer"]().__code__
+    _replacements[key] = code
+    return code
+
+
+_active_modes: list[GuardMode] = []
+
+
+def _raise(label: str, advice: str):
+    err = DelegationRefused(label, advice)
+    for mode in _active_modes:
+        mode.violation = mode.violation or err
+    raise err
+
+
+def _targets(obj) -> Iterator:
+    """The plain functions to swap for a function or a class (its own ``__init__`` and ``forward``)."""
+    if isinstance(obj, type):
+        for attr in ("__init__", "forward"):
+            fn = obj.__dict__.get(attr)
+            if hasattr(fn, "__code__"):
+                yield fn
+    elif hasattr(obj, "__code__"):
+        yield obj
+
+
+@contextmanager
+def refuse_python(items: Iterable[tuple[object, str, str]], mode: GuardMode | None = None):
+    """Swap the code of each ``(function or class, label, advice)`` for refusing code, and restore it after."""
+    swapped: list[tuple[object, object]] = []
+    if mode is not None:
+        _active_modes.append(mode)
+    try:
+        with _swap_lock:
+            for obj, label, advice in items:
+                for fn in _targets(obj):
+                    original = fn.__code__
+                    if any(original is code for code in _replacements.values()):  # already swapped
+                        continue
+                    swapped.append((fn, original))
+                    fn.__code__ = _refusing_code(original, label, advice)
+        yield
+    finally:
+        with _swap_lock:
+            for fn, original in reversed(swapped):
+                fn.__code__ = original
+        if mode is not None:
+            _active_modes.remove(mode)
+
+
+def torch_refused_modules() -> list[tuple[object, str, str]]:
+    """The PyTorch modules refused in every check, as ``refuse_python`` items."""
+    return [(cls, f"PyTorch's built-in nn.{cls.__name__}", _BUILTIN_ADVICE) for cls in TORCH_REFUSED_MODULES]
+
+
+def reference_item(obj: object, public_name: str) -> tuple[object, str, str]:
+    """A ``refuse_python`` item for cs502_lib's reference of the name being checked."""
+    return (
+        obj,
+        f"cs502_lib's reference {public_name} (the solution of this very exercise)",
+        "Write it yourself; the references of *other* exercises may be used as building blocks.",
+    )
+
+
+def describe_callable(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
