@@ -300,38 +300,46 @@ class KmerTokenizer:
                     f"max_len={max_len} leaves no room for a k-mer besides [CLS] and [SEP]; use max_len >= 3"
                 )
         k = self.k
-        lengths = np.empty(len(seqs), dtype=np.int64)
-        rows = []
         for i, seq in enumerate(seqs):
-            codes = dna_codes(seq, f"seqs[{i}]")
-            if codes.size < k:
-                raise ValueError(f"seqs[{i}] has {codes.size} bases, fewer than k={k}: it has no {k}-mer")
-            rows.append(codes)
-            lengths[i] = codes.size
-        # One padded matrix of base codes, then all k-mer ids in one vectorized pass.
+            if not isinstance(seq, str):
+                raise ValueError(f"seqs[{i}] must be a str, got {type(seq).__name__}")
+        lengths = np.fromiter((len(seq) for seq in seqs), dtype=np.int64, count=len(seqs))
+        short = np.flatnonzero(lengths < k)
+        if short.size:
+            i = int(short[0])
+            raise ValueError(f"seqs[{i}] has {lengths[i]} bases, fewer than k={k}: it has no {k}-mer")
+        # Check and convert all sequences at once; on failure, find the culprit one by one.
+        try:
+            flat = dna_codes("".join(seqs), "seqs")
+        except ValueError:
+            for i, seq in enumerate(seqs):
+                dna_codes(seq, f"seqs[{i}]")
+            raise
+        # One padded matrix of base codes (B, width_bases), then all k-mer ids in one pass.
         n_kmers = lengths - k + 1
         if max_len is not None:
             n_kmers = np.minimum(n_kmers, max_len - n_special)
         width_bases = int(n_kmers.max()) + k - 1
-        matrix = np.zeros((len(seqs), width_bases), dtype=np.uint8)
-        for i, codes in enumerate(rows):
-            used = codes[:width_bases]
-            matrix[i, : used.size] = used
-        kmers = kmer_ids(matrix, k)  # (B, max k-mers)
-        counts = torch.from_numpy(n_kmers)
+        if (lengths == lengths[0]).all():  # the usual case: one length, a plain reshape
+            matrix = flat.reshape(len(seqs), -1)[:, :width_bases]
+        else:
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            cols = np.arange(width_bases)
+            inside = cols < np.minimum(lengths, width_bases)[:, None]
+            matrix = np.zeros((len(seqs), width_bases), dtype=np.uint8)
+            matrix[inside] = flat[(starts[:, None] + cols)[inside]]
+        kmers = kmer_ids(matrix, k).numpy()  # (B, max k-mers); assembled in NumPy (cheaper allocation)
+        batch = len(seqs)
         width = kmers.shape[1] + n_special
-        pos = torch.arange(width)
         offset = 1 if add_special_tokens else 0
-        is_kmer = (pos >= offset) & (pos < counts[:, None] + offset)
-        ids = torch.full((len(seqs), width), PAD_ID, dtype=torch.long)
-        body = torch.zeros((len(seqs), width), dtype=torch.long)
-        body[:, offset : offset + kmers.shape[1]] = kmers
-        ids = torch.where(is_kmer, body, ids)
+        ids = np.empty((batch, width), dtype=np.int64)
+        ids[:, offset : offset + kmers.shape[1]] = kmers
+        real = np.arange(width) < (n_kmers + n_special)[:, None]  # (B, L) True = real token
         if add_special_tokens:
             ids[:, 0] = CLS_ID
-            ids[torch.arange(len(seqs)), counts + 1] = SEP_ID
-        attention_mask = pos < counts[:, None] + n_special
-        return ids, attention_mask
+            ids[np.arange(batch), n_kmers + 1] = SEP_ID
+        ids[~real] = PAD_ID
+        return torch.from_numpy(ids), torch.from_numpy(real)
 
     # ---- decoding -------------------------------------------------------------------------
 
