@@ -156,8 +156,9 @@ def kmer_ids(codes: torch.Tensor | np.ndarray, k: int) -> torch.Tensor:
         for j in range(1, k):
             ids <<= 2
             np.bitwise_or(ids, codes[..., j : j + windows], out=ids, casting="unsafe")
-        ids += NUM_SPECIAL
-        return torch.from_numpy(ids.astype(np.int64))
+        out = np.empty(ids.shape, dtype=np.int64)
+        np.add(ids, NUM_SPECIAL, out=out, casting="unsafe")  # shift past the specials and widen, one pass
+        return torch.from_numpy(out)
     # Torch path (codes already a tensor, possibly on a GPU); int32 suffices up to k=15.
     work = torch.int32 if k <= 15 else torch.int64
     ids = codes[..., 0:windows].to(work, copy=True)
