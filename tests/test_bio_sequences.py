@@ -135,3 +135,12 @@ def test_read_fasta_errors(tmp_path):
     noid.write_text(">a\nAC\n>  \nGT\n")
     with pytest.raises(ValueError, match=r"noid.fa, line 3: FASTA header without an id"):
         read_fasta(noid)
+
+
+@pytest.mark.parametrize("module", ["cs502_lib.bio.sequences", "cs502_lib.bio.kmers", "cs502_lib.bio.masking"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0

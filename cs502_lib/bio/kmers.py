@@ -180,7 +180,7 @@ def kmer_bases(ids: torch.Tensor, k: int) -> torch.Tensor:
         ([PAD], [UNK], [CLS], [SEP], [MASK]).
 
     Raises:
-        ValueError: for a non-integer tensor or ids outside ``[0, 4**k + 5)``.
+        ValueError: for a non-integer tensor, or (for a CPU tensor) ids outside ``[0, 4**k + 5)``.
     """
     k = _require_k(k)
     if not isinstance(ids, torch.Tensor):
@@ -189,7 +189,8 @@ def kmer_bases(ids: torch.Tensor, k: int) -> torch.Tensor:
         raise ValueError(f"ids must be an integer tensor, got dtype {ids.dtype}")
     ids = ids.long()
     vocab_size = NUM_SPECIAL + 4**k
-    if ids.device.type != "meta" and ids.numel() and bool(((ids < 0) | (ids >= vocab_size)).any()):
+    # Range check on the CPU only: on a GPU it would cost a synchronization in every forward pass.
+    if ids.device.type == "cpu" and ids.numel() and bool(((ids < 0) | (ids >= vocab_size)).any()):
         bad = ids[(ids < 0) | (ids >= vocab_size)][0].item()
         raise ValueError(f"ids holds {bad}, outside the {k}-mer vocabulary [0, {vocab_size})")
     value = (ids - NUM_SPECIAL).clamp_min(0)

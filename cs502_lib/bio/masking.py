@@ -73,8 +73,8 @@ def span_mask(
         ``input_ids`` itself is not modified.
 
     Raises:
-        ValueError: if ``input_ids`` is not an integer tensor of shape (B, L), holds negative ids,
-        k is not a positive integer, or ``mask_prob`` is not a number in [0, 1].
+        ValueError: if ``input_ids`` is not an integer tensor of shape (B, L), holds negative ids
+        (checked for CPU tensors), k is not a positive integer, or ``mask_prob`` is not a number in [0, 1].
 
     Note:
         The number of masked tokens is random (binomial-like around ``mask_prob`` times the
@@ -91,7 +91,8 @@ def span_mask(
         raise ValueError(f"mask_prob must be a number in [0, 1], got {mask_prob!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    if input_ids.device.type != "meta" and input_ids.numel() and bool((input_ids < 0).any()):
+    # Value check on the CPU only: on a GPU it would cost a synchronization for every batch.
+    if input_ids.device.type == "cpu" and input_ids.numel() and bool((input_ids < 0).any()):
         raise ValueError("input_ids holds negative values; token ids start at 0 ([PAD])")
 
     ids = input_ids.long()
