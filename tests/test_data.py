@@ -62,6 +62,9 @@ def test_promoters_and_folds():
     assert all(torch.equal(a[1], b[1]) for a, b in zip(folds, again))
     other = promoter_folds(10, seed=1)
     assert not all(torch.equal(a[1], b[1]) for a, b in zip(folds, other))
+    for n in (2, 3, 7, 53):  # stratified for any number of folds
+        for _, test in promoter_folds(n, seed=3):
+            assert all(53 // n <= c <= 53 // n + 1 for c in labels[test].bincount(minlength=2).tolist())
     loo = promoter_folds(106)
     assert all(len(te) == 1 for _, te in loo) and sorted(te.item() for _, te in loo) == list(range(106))
     with pytest.raises(ValueError, match=r"n_folds must be an integer in \[2, 106\]"):

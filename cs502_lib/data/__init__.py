@@ -126,8 +126,8 @@ def promoter_folds(n_folds: int = 10, seed: int = 0) -> list[tuple[torch.Tensor,
 
     Each class is shuffled (with ``seed``) and the two shuffled lists, one after the other,
     are dealt to the folds in turn. So every sequence is tested exactly once, fold sizes
-    differ by at most one, each fold's class counts differ by at most one from the class's
-    share, and ``n_folds=106`` gives leave-one-out.
+    differ by at most one, each fold holds 53 // n_folds or 53 // n_folds + 1 sequences of
+    each class, and ``n_folds=106`` gives leave-one-out.
 
     Args:
         n_folds: number of folds, 2 <= n_folds <= 106.
