@@ -23,3 +23,14 @@ __all__ = [
     "check_scaled_dot_product_attention",
     "check_multi_head_attention",
 ]
+
+from .positions_masks import check_causal_mask, check_padding_mask, check_positional_encoding  # noqa: E402
+from .rnn_lstm import check_lstm_cell, check_rnn_cell  # noqa: E402
+
+__all__ += [
+    "check_rnn_cell", "check_lstm_cell", "check_positional_encoding", "check_causal_mask", "check_padding_mask",
+]
+
+from .transformer import check_decoder_layer, check_encoder_layer  # noqa: E402
+
+__all__ += ["check_encoder_layer", "check_decoder_layer"]
