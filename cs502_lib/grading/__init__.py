@@ -34,3 +34,13 @@ __all__ += [
 from .transformer import check_decoder_layer, check_encoder_layer  # noqa: E402
 
 __all__ += ["check_encoder_layer", "check_decoder_layer"]
+
+from .dnabert import (  # noqa: E402
+    check_kmer_tokenize,
+    check_kmer_vocab,
+    check_span_mask,
+    check_transcribe,
+    check_translate,
+)
+
+__all__ += ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_kmer_vocab", "check_span_mask"]
