@@ -109,6 +109,9 @@ def test_eval_records_and_accuracy_range(tmp_path):
     assert [("eval_acc" in r) for r in log] == [False, True, False, True]
     assert rec == log[-1] and 0.0 <= rec["eval_acc"] <= 1.0 and rec["eval_tokens"] > 0
     assert {"step", "loss", "train_acc", "lr", "elapsed"} <= set(rec)
+    # the report subcommand draws the curves
+    assert main(["report", str(tmp_path), "--png", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 1000
 
 
 def test_learning_rate_schedule():

@@ -1,4 +1,4 @@
-"""Command line of DNABERT-mini: ``python -m cs502_lib.dnabert {pretrain,baselines} ...``.
+"""Command line of DNABERT-mini: ``python -m cs502_lib.dnabert {pretrain,baselines,report} ...``.
 
 Each subcommand lives in its own module and registers itself in :data:`SUBCOMMANDS`
 as ``name -> (help, add_arguments, run)``; adding one (for example ``finetune``) is one
@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import baselines, pretrain
+from . import baselines, pretrain, report
 
 #: name -> (one-line help, function adding the options to a parser, function running with the parsed args)
 SUBCOMMANDS = {
     "pretrain": ("masked-LM pretraining on the shipped genome (also under torchrun)", pretrain.add_arguments, pretrain.run),
     "baselines": ("frequency and neighbour-count baselines on the held-out masked windows", baselines.add_arguments, baselines.run),
+    "report": ("plot the loss and accuracy curves of a pretraining run", report.add_arguments, report.run),
 }
 
 
