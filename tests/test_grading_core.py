@@ -233,3 +233,30 @@ def test_a_tensor_created_on_the_cpu_fails_on_cuda():
 
     with pytest.raises(grading.GradingError, match="on device cpu; expected cuda"):
         grading.check_causal_mask(student, device="cuda")
+
+
+def test_the_bfloat16_case_accepts_correct_variants(monkeypatch):
+    """The bfloat16 case runs on CUDA; forced onto the CPU here so that it is tested without a GPU."""
+    from grading_impls.correct_nn import sdpa_bias_float64, sdpa_einsum, sdpa_where_manual_softmax
+
+    from cs502_lib.grading import attention
+
+    monkeypatch.setattr(attention, "_BF16_DEVICES", {"cpu", "cuda"})
+    base = grading.check_scaled_dot_product_attention(cs502_lib.scaled_dot_product_attention, device="cpu").cases
+    for impl in (sdpa_einsum, sdpa_bias_float64, sdpa_where_manual_softmax):
+        assert grading.check_scaled_dot_product_attention(impl, device="cpu").cases == base
+
+    def float32_out(q, k, v, mask=None):
+        out, w = _sdpa(q.float(), k.float(), v.float(), mask)
+        return out, w
+
+    with pytest.raises(grading.GradingError, match="dtype torch.float32; expected torch.bfloat16"):
+        grading.check_scaled_dot_product_attention(float32_out, device="cpu")
+
+
+def test_the_grading_benchmark_reports_the_target():
+    from benchmarks import bench_grading
+
+    result = bench_grading.run()
+    assert result.target == "total <= 20 s"
+    assert result.met, result.detail

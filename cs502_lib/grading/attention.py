@@ -16,6 +16,10 @@ _MHA_CONTRACT = ("MultiHeadAttention(d_model, num_heads) has w_q, w_k, w_v, w_o,
                  "with bias.")
 
 
+#: Devices on which a bfloat16 case is added (GPU code is often run in bfloat16).
+_BF16_DEVICES = {"cuda"}
+
+
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
@@ -135,6 +139,13 @@ def check_scaled_dot_product_attention(impl, *, device=None, time_limit=None) ->
             q, k, v = case.args[:3]
             ctx.run_case(case, impl, _ref_sdpa, names=("out", "weights"), as_tuple=True,
                          variants=catalog.sdpa_variants(q.shape[-1], v.shape[-1]), probes=catalog.attention_probes())
+        if ctx.device.type in _BF16_DEVICES:
+            g = _gen(4)
+            case = Case("bfloat16 inputs, B=2, Lq=4, Lk=6, d_k=8, d_v=4, key padding mask (B, 1, Lk)",
+                        (_randn(g, 2, 4, 8).bfloat16(), _randn(g, 2, 6, 8).bfloat16(), _randn(g, 2, 6, 4).bfloat16(),
+                         _key_padding([6, 3], 6)), arg_names=("q", "k", "v", "mask"))
+            ctx.run_case(case, impl, _ref_sdpa, names=("out", "weights"), as_tuple=True, dtype=torch.bfloat16,
+                         variants=catalog.sdpa_variants(8, 4))
         if ctx.values:
             _sdpa_behaviour(ctx, impl)
 

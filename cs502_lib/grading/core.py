@@ -334,9 +334,8 @@ class Context:
             return 5e-2, 5e-2
         if dtype == torch.float16:
             return 5e-3, 5e-3
-        if self.device.type == "cuda":
-            tf32 = torch.backends.cuda.matmul.allow_tf32 or torch.get_float32_matmul_precision() != "highest"
-            return (1e-2, 1e-2) if tf32 else (1e-3, 1e-3)
+        if self.device.type != "cpu":  # CUDA may use TF32 matrix products (10-bit mantissa) for float32
+            return 1e-2, 1e-2
         return 1e-4, 1e-4
 
     # ---- calling student code ----------------------------------------------------------
@@ -757,7 +756,7 @@ def check_deterministic(ctx: Context, module: torch.nn.Module, args: tuple, case
     tb = b[0] if isinstance(b, tuple) else b
     if isinstance(ta, torch.Tensor) and isinstance(tb, torch.Tensor) and ta.shape == tb.shape:
         ctx.expect(
-            bool(torch.equal(ta, tb)), "two calls in eval mode on the same input gave different outputs", case,
+            bool(torch.allclose(ta, tb, atol=1e-6, rtol=1e-6)), "two calls in eval mode on the same input gave different outputs", case,
             "dropout active in eval mode: use the module `self.dropout` (an nn.Dropout, which turns itself off "
             "after `.eval()`) or `F.dropout(x, p, training=self.training)`, never a plain `F.dropout(x, p)`.",
         )
