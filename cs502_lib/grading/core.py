@@ -83,8 +83,8 @@ class CheckReport:
         return True
 
     def __str__(self) -> str:
-        line = f"{self.name} passed: {self.cases} cases on {', '.join(self.devices)} in {self.seconds:.2f} s"
-        return line + "".join(f"\n  note: {n}" for n in self.notes)
+        """One line: the cases passed, the devices and the seconds (the notes are in ``.notes`` and the HTML)."""
+        return f"{self.name} passed: {self.cases} cases on {', '.join(self.devices)} in {self.seconds:.2f} s"
 
     def __repr__(self) -> str:
         return (
@@ -734,8 +734,12 @@ def build_module(ctx: Context, impl: type, ref_cls: type, args: tuple, contract:
         if tuple(mine[k].shape) != tuple(v.shape):
             ctx.fail(f"your parameter {k!r} has shape {tuple(mine[k].shape)}; expected {tuple(v.shape)}", label,
                      cause=f"the contract: {contract}")
-    with torch.no_grad():
-        student.load_state_dict(theirs, strict=False)
+    try:
+        with torch.no_grad():
+            student.load_state_dict(theirs, strict=False)
+    except Exception as exc:
+        ctx.fail(f"the reference weights could not be loaded into your {impl.__name__} ({exc})", label,
+                 cause=f"the contract: {contract}")
     student.eval()
     try:
         student.to(ctx.device)
@@ -871,7 +875,8 @@ def _run_on(check, dev, body, refused, files, budget, limit, used, notes) -> int
     except _MetaUnsupported as exc:
         used.append(f"{dev} (fell back)")
         notes.append(
-            f"the run on the meta device was skipped: your code reads tensor values into Python at {exc.where} "
-            "(fine, but tensors created on the wrong device could not be looked for there)"
+            f"the run on the meta device was skipped: your code cannot run there (it reads tensor values into "
+            f"Python, e.g. with .item() or .tolist()) at {exc.where}; that is fine, but tensors created on the "
+            "wrong device could not be looked for"
         )
     return ctx.cases

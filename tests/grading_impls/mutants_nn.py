@@ -223,6 +223,24 @@ def sdpa_nan(q, k, v, mask=None):
     return out * (w.sum() / w.sum().floor() - 1) / 0.0, w
 
 
+def sdpa_inplace_softmax(q, k, v, mask=None):
+    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    if mask is not None:
+        w.masked_fill_(~mask, 0.0)  # changes the softmax output that backpropagation needs
+        w = w / w.sum(-1, keepdim=True)
+    else:
+        w.mul_(1.0)
+    return w @ v, w
+
+
+def sdpa_float_mask_arithmetic(q, k, v, mask=None):
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s + (1 - mask) * -1e9
+    w = s.softmax(-1)
+    return w @ v, w
+
+
 def sdpa_infinite_loop(q, k, v, mask=None):
     n = 0
     while n >= 0:
@@ -600,6 +618,9 @@ MUTANTS = [
     ("check_scaled_dot_product_attention", sdpa_imported_reference, "cs502_lib's reference"),
     ("check_scaled_dot_product_attention", sdpa_swallows_refusal, "scaled_dot_product_attention"),
     ("check_scaled_dot_product_attention", sdpa_nan, "nan"),
+    ("check_scaled_dot_product_attention", sdpa_inplace_softmax, "in-place operation"),
+    ("check_scaled_dot_product_attention", sdpa_float_mask_arithmetic, "mask is a torch.bool tensor"),
+    ("check_scaled_dot_product_attention", sdpa_infinite_loop, "took longer than 3 s"),
     ("check_scaled_dot_product_attention", sdpa_view_noncontiguous, "wrong values"),
     ("check_multi_head_attention", MHASplitNoTranspose, "without a transpose"),
     ("check_multi_head_attention", MHANoOutputProjection, "missing output projection"),
