@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import baselines, pretrain, report
+from . import baselines, finetune, pretrain, report, task_baselines
 
 #: name -> (one-line help, function adding the options to a parser, function running with the parsed args)
 SUBCOMMANDS = {
     "pretrain": ("masked-LM pretraining on the shipped genome (also under torchrun)", pretrain.add_arguments, pretrain.run),
     "baselines": ("frequency and neighbour-count baselines on the held-out masked windows", baselines.add_arguments, baselines.run),
     "report": ("plot the loss and accuracy curves of a pretraining run", report.add_arguments, report.run),
+    "finetune": ("fine-tune on promoters, tfbs or splice and report test accuracy, F1, MCC", finetune.add_arguments, finetune.run),
+    "baseline": ("classical classifiers (k-mer LR, one-hot LR, CNN) on the fine-tuning tasks", task_baselines.add_arguments, task_baselines.run),
 }
 
 

@@ -1,0 +1,413 @@
+"""Fine-tuning DNABERT-mini on promoters, TF binding and splice sites (``python -m cs502_lib.dnabert finetune``).
+
+The pretrained encoder (the committed checkpoint by default) gets a small classifier on
+top: the token vectors of the last layer are pooled into one vector (their mean over the
+real tokens by default, or the ``[CLS]`` vector), passed through ``tanh(Linear)`` and a
+last ``Linear`` to the class scores. Two modes:
+
+* **full fine-tuning** (default): every weight is trained, with AdamW, a linear warm-up
+  then linear decay of the learning rate, and *layer-wise* learning rates (the classifier
+  gets ``head_lr_mult * lr``, the last encoder layer ``lr``, each layer below a factor
+  ``layer_decay`` less, the embeddings least): the layers nearest the input, which hold
+  the most general knowledge from pretraining, move least.
+* **frozen encoder** (``--freeze-encoder``): the encoder is fixed; only the pooler and the
+  classifier learn. The encoder then runs once per sequence (its pooled vectors are
+  cached), so this mode is fast: a linear probe of what pretraining learned.
+
+``--from-scratch`` starts from random weights of the same architecture instead, which
+measures what pretraining buys. Every run is seeded. A model that predicts one class
+for every test sequence has *collapsed*; fine-tuning then stops with a
+:class:`~.tasks.ModelCollapseError` (the command exits with status 3) instead of
+reporting a chance-level accuracy as a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..bio.kmers import KmerTokenizer
+from .model import DEFAULT_CHECKPOINT, DNABertConfig, DNABertForSequenceClassification
+from .tasks import CLASS_NAMES, TASKS, ModelCollapseError, Split, check_not_collapsed, evaluation_protocol, metrics, subsample, task_splits
+
+__all__ = [
+    "FinetuneSettings",
+    "DEFAULTS",
+    "SequenceClassifier",
+    "load_classifier",
+    "encode",
+    "train_classifier",
+    "predict",
+    "finetune",
+    "add_arguments",
+    "run",
+]
+
+FINETUNE_FILE = "finetune.json"
+
+
+@dataclass
+class FinetuneSettings:
+    """Hyper-parameters of one fine-tuning run (see :data:`DEFAULTS` for each task's values).
+
+    Attributes:
+        epochs: passes over the training set.
+        lr: peak learning rate of the last encoder layer (full) or of the head (frozen).
+        batch_size: sequences per step.
+        pooling: ``"mean"`` (mean of the real tokens' vectors) or ``"cls"`` (the [CLS] vector).
+        layer_decay: each encoder layer below the last learns this factor slower (full mode).
+        head_lr_mult: the pooler and classifier learn this many times faster than ``lr`` (full mode).
+        warmup_frac: fraction of the steps with a linear warm-up; then linear decay to 0.
+        weight_decay: AdamW weight decay (not on biases and LayerNorm weights).
+        classifier_dropout: dropout before the last linear layer.
+        rc_augment: train on both strands (reverse complement, for tasks whose label does not
+            depend on the strand: TF binding).
+    """
+
+    epochs: int = 3
+    lr: float = 1e-3
+    batch_size: int = 32
+    pooling: str = "mean"
+    layer_decay: float = 0.8
+    head_lr_mult: float = 3.0
+    warmup_frac: float = 0.1
+    weight_decay: float = 0.01
+    classifier_dropout: float = 0.1
+    rc_augment: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay!r}")
+
+
+#: Per task and mode (``"full"``/``"frozen"``): the settings the course's results use.
+DEFAULTS: dict[tuple[str, str], FinetuneSettings] = {
+    ("promoters", "full"): FinetuneSettings(epochs=20, lr=5e-4, batch_size=16),
+    ("promoters", "frozen"): FinetuneSettings(epochs=200, lr=3e-3, batch_size=32),
+    ("tfbs", "full"): FinetuneSettings(epochs=2, lr=5e-4, batch_size=32, rc_augment=False),
+    ("tfbs", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64),
+    ("splice", "full"): FinetuneSettings(epochs=8, lr=1e-3, batch_size=32),
+    ("splice", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64),
+}
+
+
+class SequenceClassifier(DNABertForSequenceClassification):
+    """:class:`~.model.DNABertForSequenceClassification` with a choice of pooling.
+
+    ``pooling="cls"`` is the parent's ``tanh(pooler(h[:, 0]))``; ``pooling="mean"`` averages the
+    last layer's vectors over the real tokens (``attention_mask`` True) first.
+    ``features(ids, mask)`` is the vector before the pooler, (B, d_model).
+    """
+
+    pooling: str = "mean"
+
+    def features(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.bert(ids, attention_mask)  # (B, L, d)
+        if self.pooling == "cls":
+            return h[:, 0]
+        if attention_mask is None:
+            return h.mean(1)
+        w = attention_mask.unsqueeze(-1).to(h.dtype)
+        return (h * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits from pooled features (B, d_model) -> (B, num_labels)."""
+        return self.classifier(self.dropout(torch.tanh(self.pooler(features))))
+
+    def pooled(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.tanh(self.pooler(self.features(ids, attention_mask)))
+
+
+def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, from_scratch: bool = False,
+                    pooling: str = "mean", classifier_dropout: float = 0.1, seed: int = 0) -> SequenceClassifier:
+    """A :class:`SequenceClassifier` with the encoder of ``checkpoint`` (default: the committed one).
+
+    With ``from_scratch`` only the checkpoint's *configuration* is used (random weights, seeded);
+    without any checkpoint, the default :class:`~.model.DNABertConfig`. A directory saved by
+    ``finetune --save`` reloads completely, with its pooling.
+    """
+    torch.manual_seed(seed)
+    path = DEFAULT_CHECKPOINT if checkpoint is None else Path(checkpoint)
+    if from_scratch:
+        cfg_file = path / "config.json"
+        config = DNABertConfig.from_dict(json.loads(cfg_file.read_text())) if cfg_file.is_file() else DNABertConfig()
+        model = SequenceClassifier(config, num_labels=num_labels, classifier_dropout=classifier_dropout)
+    else:
+        if not (path / "model.pt").is_file():
+            raise ValueError(
+                f"no pretrained checkpoint at {path} (config.json + model.pt). Pretrain one with "
+                "`python -m cs502_lib.dnabert pretrain --out runs/dnabert` and pass --checkpoint runs/dnabert/model, "
+                "or use --from-scratch"
+            )
+        model = SequenceClassifier.from_pretrained(path, num_labels=num_labels, classifier_dropout=classifier_dropout)
+        saved = path / FINETUNE_FILE
+        if saved.is_file():
+            pooling = json.loads(saved.read_text()).get("pooling", pooling)
+    model.pooling = pooling
+    return model
+
+
+def encode(model: SequenceClassifier, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask of ``seqs`` for ``model``: ``[CLS]`` k-mers ``[SEP]``, padded."""
+    return KmerTokenizer(model.config.k).encode_batch(seqs, max_len=model.config.max_len)
+
+
+def _reverse_complement_all(seqs: list[str]) -> list[str]:
+    table = str.maketrans("ACGT", "TGCA")
+    return [s.translate(table)[::-1] for s in seqs]
+
+
+@torch.no_grad()
+def predict(model: SequenceClassifier, seqs: list[str], batch_size: int = 128) -> torch.Tensor:
+    """Predicted class of each sequence, LongTensor (N,) (eval mode)."""
+    ids, mask = encode(model, seqs)
+    model.eval()
+    return torch.cat([model(ids[i : i + batch_size], mask[i : i + batch_size]).argmax(-1)
+                      for i in range(0, len(seqs), batch_size)])
+
+
+def _lr_at(step: int, total: int, warmup_frac: float) -> float:
+    """Multiplier of the peak learning rate at step ``step`` (0-based) of ``total``."""
+    warm = max(1, int(round(warmup_frac * total)))
+    if step < warm:
+        return (step + 1) / warm
+    return max(0.0, (total - step) / max(1, total - warm))
+
+
+def _param_groups(model: SequenceClassifier, s: FinetuneSettings) -> list[dict]:
+    """Layer-wise learning rates: head x head_lr_mult, top layer x 1, each lower layer x layer_decay more."""
+    n = len(model.bert.encoder.layers)
+    groups: dict[float, dict[str, list]] = {}
+
+    def scale_of(name: str) -> float:
+        if not name.startswith("bert."):
+            return s.head_lr_mult
+        if name.startswith("bert.encoder.layers."):
+            i = int(name.split(".")[3])
+            return s.layer_decay ** (n - 1 - i)
+        if name.startswith("bert.encoder."):  # a final norm, if the encoder has one
+            return 1.0
+        return s.layer_decay**n  # embeddings
+
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        scale = scale_of(name)
+        g = groups.setdefault(scale, {"decay": [], "no_decay": []})
+        (g["no_decay"] if p.dim() < 2 or "norm" in name else g["decay"]).append(p)
+    out = []
+    for scale, g in groups.items():
+        for kind, params in g.items():
+            if params:
+                out.append({"params": params, "lr_scale": scale,
+                            "weight_decay": s.weight_decay if kind == "decay" else 0.0})
+    return out
+
+
+def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.Tensor, s: FinetuneSettings, *,
+                     freeze_encoder: bool = False, seed: int = 0, progress: bool = True,
+                     desc: str = "fine-tune") -> list[float]:
+    """Train ``model`` on ``(seqs, labels)`` in place; returns the mean training loss of each epoch.
+
+    Frozen mode caches the encoder's pooled features once and trains only ``pooler`` and
+    ``classifier`` on them (full-batch epochs of shuffled mini-batches).
+    """
+    g = torch.Generator().manual_seed(seed)
+    labels = labels.long()
+    if s.rc_augment:
+        seqs = list(seqs) + _reverse_complement_all(seqs)
+        labels = torch.cat([labels, labels])
+    model.freeze_encoder(freeze_encoder)
+    if freeze_encoder:
+        ids, mask = encode(model, seqs)
+        model.eval()
+        with torch.no_grad():
+            feats = torch.cat([model.features(ids[i : i + 128], mask[i : i + 128]) for i in range(0, len(seqs), 128)])
+        forward = lambda idx: model.head(feats[idx])  # noqa: E731
+        params = [{"params": list(model.pooler.parameters()) + list(model.classifier.parameters()),
+                   "lr_scale": 1.0, "weight_decay": s.weight_decay}]
+    else:
+        ids, mask = encode(model, seqs)
+        forward = lambda idx: model(ids[idx], mask[idx])  # noqa: E731
+        params = _param_groups(model, s)
+    opt = torch.optim.AdamW(params, lr=s.lr)
+    n = len(seqs)
+    steps_per_epoch = math.ceil(n / s.batch_size)
+    total = s.epochs * steps_per_epoch
+    losses: list[float] = []
+    step = 0
+    bar = tqdm(total=total, desc=desc, disable=not progress, mininterval=2.0, dynamic_ncols=True)
+    for _ in range(s.epochs):
+        if freeze_encoder:
+            model.pooler.train(), model.classifier.train(), model.dropout.train()
+        else:
+            model.train()
+        tot, cnt = 0.0, 0
+        for idx in torch.randperm(n, generator=g).split(s.batch_size):
+            f = _lr_at(step, total, s.warmup_frac)
+            for group in opt.param_groups:
+                group["lr"] = s.lr * group["lr_scale"] * f
+            loss = F.cross_entropy(forward(idx), labels[idx])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the fine-tuning loss became {loss.item()}; lower the learning rate (--lr)")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for grp in opt.param_groups for p in grp["params"]], 1.0)
+            opt.step()
+            tot += float(loss.detach()) * len(idx)
+            cnt += len(idx)
+            step += 1
+            bar.update(1)
+        losses.append(tot / cnt)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    bar.close()
+    model.eval()
+    return losses
+
+
+def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder: bool = False,
+             from_scratch: bool = False, settings: FinetuneSettings | None = None, seed: int = 0,
+             folds: int = 10, max_train: int | None = None, max_eval: int | None = None,
+             save: str | Path | None = None, progress: bool = True, check_collapse: bool = True) -> dict:
+    """Fine-tune on ``task``'s fixed split(s) and evaluate; returns a JSON-ready dict.
+
+    Args:
+        task: ``"promoters"`` (cross-validated over ``folds`` folds), ``"tfbs"`` or ``"splice"``.
+        checkpoint: pretrained directory (default: the committed checkpoint).
+        freeze_encoder: train only the pooler and classifier.
+        from_scratch: random initialization instead of the pretrained weights.
+        settings: hyper-parameters (default: :data:`DEFAULTS` of the task and mode).
+        seed: seed of the classifier's initialization and of the batch order.
+        max_train, max_eval: subsample the splits (quick checks and tests only).
+        save: save the fine-tuned model there (``save_pretrained`` + ``finetune.json``; not for promoters).
+        check_collapse: raise :class:`~.tasks.ModelCollapseError` when the test predictions hold one class.
+
+    Returns:
+        ``{"task", "mode", "init", "protocol", "accuracy", "f1", "mcc", "n", "predicted_counts",
+        "train_loss", "settings", "seconds", ...}``: the test split's metrics at the top level,
+        the held-out part's under ``"heldout"`` (tfbs).
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    mode = "frozen" if freeze_encoder else "full"
+    s = settings or DEFAULTS[task, mode]
+    if save is not None and task == "promoters":
+        raise ValueError("--save is not available for promoters (cross-validation trains one model per fold)")
+    num_classes = len(CLASS_NAMES[task])
+    t0 = time.perf_counter()
+    preds: dict[str, list[torch.Tensor]] = {}
+    truth: dict[str, list[torch.Tensor]] = {}
+    curves = []
+    splits = task_splits(task, folds=folds)
+    for f, split in enumerate(splits):
+        split = subsample(split, max_train, max_eval, seed=seed)
+        model = load_classifier(num_classes, checkpoint, from_scratch=from_scratch, pooling=s.pooling,
+                                classifier_dropout=s.classifier_dropout, seed=seed)
+        desc = f"{task} fold {f + 1}/{len(splits)}" if len(splits) > 1 else task
+        curves.append(train_classifier(model, split.train_seqs, split.train_labels, s, freeze_encoder=freeze_encoder,
+                                       seed=seed, progress=progress, desc=desc))
+        for name, (seqs, y) in split.evals.items():
+            preds.setdefault(name, []).append(predict(model, seqs))
+            truth.setdefault(name, []).append(y)
+    if save is not None:
+        model.save_pretrained(save)
+        (Path(save) / FINETUNE_FILE).write_text(json.dumps(
+            {"task": task, "mode": mode, "pooling": s.pooling, "classes": list(CLASS_NAMES[task]),
+             "settings": asdict(s), "seed": seed}, indent=2) + "\n")
+    result = {
+        "task": task,
+        "mode": mode,
+        "init": "scratch" if from_scratch else "pretrained",
+        "checkpoint": None if from_scratch else str(checkpoint or DEFAULT_CHECKPOINT),
+        "protocol": evaluation_protocol(task, folds),
+        "classes": list(CLASS_NAMES[task]),
+    }
+    for name in preds:
+        m = metrics(torch.cat(truth[name]), torch.cat(preds[name]), num_classes)
+        if name == "test":
+            result.update(m)
+        else:
+            result[name] = m
+    result["train_loss"] = [round(x, 5) for x in (curves[0] if len(curves) == 1 else
+                                                   [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))])]
+    result["settings"] = asdict(s) | {"seed": seed} | ({"folds": folds} if task == "promoters" else {})
+    result["threads"] = torch.get_num_threads()
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    if check_collapse:
+        check_not_collapsed(torch.cat(preds["test"]), num_classes, split="test")
+    return result
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``finetune`` subcommand's options (unset ones take the task's :data:`DEFAULTS`)."""
+    a = p.add_argument
+    a("--task", choices=TASKS, required=True)
+    a("--freeze-encoder", action="store_true", help="train only the classifier on a frozen encoder")
+    a("--from-scratch", action="store_true", help="random initialization instead of the pretrained checkpoint")
+    a("--checkpoint", type=Path, default=None, help=f"pretrained directory (default: {DEFAULT_CHECKPOINT})")
+    a("--epochs", type=int, default=None, help="passes over the training set (default: per task)")
+    a("--lr", type=float, default=None, help="peak learning rate (default: per task)")
+    a("--batch-size", type=int, default=None)
+    a("--pooling", choices=("mean", "cls"), default=None, help="mean of the token vectors (default) or [CLS]")
+    a("--layer-decay", type=float, default=None, help="layer-wise learning-rate factor (default 0.8)")
+    a("--rc-augment", action=argparse.BooleanOptionalAction, default=None,
+      help="also train on the reverse complements")
+    a("--folds", type=int, default=10, help="promoters: cross-validation folds (default 10; 106 = leave-one-out)")
+    a("--seed", type=int, default=0)
+    a("--threads", type=int, default=None, help="torch CPU threads")
+    a("--save", type=Path, default=None, help="save the fine-tuned model to this directory (tfbs, splice)")
+    a("--no-progress", action="store_true", help="no tqdm bar")
+    a("--max-train", type=int, default=None, help=argparse.SUPPRESS)  # quick checks and tests
+    a("--max-eval", type=int, default=None, help=argparse.SUPPRESS)
+    a("--json", action="store_true", help="print one JSON object as the last line of stdout")
+
+
+def settings_from_args(args: argparse.Namespace) -> FinetuneSettings:
+    """The task's :data:`DEFAULTS`, overridden by the options given on the command line."""
+    s = DEFAULTS[args.task, "frozen" if args.freeze_encoder else "full"]
+    changes = {name: getattr(args, name) for name in ("epochs", "lr", "batch_size", "pooling", "layer_decay", "rc_augment")
+               if getattr(args, name) is not None}
+    return replace(s, **changes)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the ``finetune`` subcommand. Exit status 3 (and a message on stderr) when the model collapses."""
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    s = settings_from_args(args)
+    try:
+        res = finetune(args.task, checkpoint=args.checkpoint, freeze_encoder=args.freeze_encoder,
+                       from_scratch=args.from_scratch, settings=s, seed=args.seed, folds=args.folds,
+                       max_train=args.max_train, max_eval=args.max_eval, save=args.save,
+                       progress=not args.no_progress)
+    except ModelCollapseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(3) from None
+    print(f"DNABERT-mini, {res['mode']} fine-tuning from {res['init']} weights, {args.task}: {res['protocol']}")
+    print(f"  test     accuracy {res['accuracy']:.4f}  F1 {res['f1']:.4f}  MCC {res['mcc']:.4f}  (n={res['n']})")
+    if "heldout" in res:
+        h = res["heldout"]
+        print(f"  heldout  accuracy {h['accuracy']:.4f}  F1 {h['f1']:.4f}  MCC {h['mcc']:.4f}  (n={h['n']})")
+    print(f"  {res['seconds']:.1f} s on {res['threads']} thread(s)")
+    if args.json:
+        print(json.dumps(res))
+    return res
