@@ -309,6 +309,9 @@ class Context:
         if case:
             lines.append(f"  case: {case} [device {self.device.type}]")
         lines += [f"  {d}" for d in details if d]
+        if self.meta:
+            lines.append("  (the meta device stands in for a GPU: it holds no data, so a tensor created without "
+                         "`device=` shows up as being on another device)")
         if cause:
             lines.append(f"  Most likely cause: {cause}")
         raise GradingError("\n".join(lines)) from None
@@ -472,8 +475,11 @@ class Context:
                 self.fail(f"`{name}` is a NumPy array; expected a torch.Tensor", case,
                           cause="a NumPy round trip (`.numpy()` / `np.` functions): keep the computation in torch, "
                           "which also keeps gradients and the GPU working.")
-            if isinstance(out, (list, tuple)) and not isinstance(exp, (list, tuple)):
-                self.fail(f"`{name}` is {_type_name(out)}; expected a torch.Tensor of shape {tuple(exp.shape)}", case,
+            if isinstance(out, tuple) and not as_tuple:
+                self.fail(f"your code returned a tuple of {len(out)} values; expected one torch.Tensor of shape "
+                          f"{tuple(exp.shape)}", case, cause="return only the output tensor, not a tuple.")
+            if isinstance(out, list):
+                self.fail(f"`{name}` is a list; expected a torch.Tensor of shape {tuple(exp.shape)}", case,
                           cause="building the result as a Python list; use tensor operations (or `torch.stack`).")
             if not isinstance(out, torch.Tensor):
                 self.fail(f"`{name}` is {_type_name(out)}; expected a torch.Tensor of shape {tuple(exp.shape)}", case,
