@@ -163,10 +163,7 @@ def _deadline(seconds: float):
 
 # --------------------------------------------------------------------------- error attribution
 
-_LIB_DIRS = tuple(
-    os.path.normcase(os.path.dirname(p)) + os.sep
-    for p in (torch.__file__, os.path.dirname(os.path.abspath(__file__)) + os.sep + "x")
-)
+_TORCH_DIR = os.path.normcase(os.path.dirname(os.path.abspath(torch.__file__))) + os.sep
 _CS502_DIR = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
 _STD_DIRS = tuple(
     os.path.normcase(p) + os.sep for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]} if p
@@ -174,10 +171,9 @@ _STD_DIRS = tuple(
 
 
 def _is_library(filename: str) -> bool:
+    """Whether a traceback frame belongs to torch, cs502_lib (grader included), the standard library or site-packages."""
     f = os.path.normcase(filename)
-    return (
-        f.startswith(_LIB_DIRS) or f.startswith(_CS502_DIR) or f.startswith(_STD_DIRS) or filename.startswith("<refused")
-    )
+    return f.startswith((_TORCH_DIR, _CS502_DIR) + _STD_DIRS) or filename.startswith("<refused")
 
 
 def _describe_frame(frame: traceback.FrameSummary) -> str:
@@ -195,8 +191,8 @@ def _describe_frame(frame: traceback.FrameSummary) -> str:
 def student_location(exc: BaseException, student_files: Iterable[str]) -> str | None:
     """Where in the student's code ``exc`` came from: the innermost frame of their own files.
 
-    Falls back to the innermost frame outside torch, cs502_lib and the standard
-    library, then to the innermost frame of all.
+    Falls back to the innermost frame outside torch, cs502_lib, the standard
+    library and site-packages (a helper in another notebook cell); None if there is none.
     """
     frames = traceback.extract_tb(exc.__traceback__)
     files = {os.path.normcase(f) for f in student_files}

@@ -33,6 +33,13 @@ def rnn_builtin_cell(x, h, W_xh, W_hh, b_h):
     return cell(x, h)
 
 
+_RNN_MADE_BEFORE_THE_CHECK = nn.RNN(4, 5, batch_first=True)
+
+
+def rnn_module_made_earlier(x, h, W_xh, W_hh, b_h):
+    return _RNN_MADE_BEFORE_THE_CHECK(x[:, None, :], h[None])[1][0]
+
+
 def rnn_functional_builtin(x, h, W_xh, W_hh, b_h):
     return torch.rnn_tanh_cell(x, h, W_xh.T, W_hh.T, b_h, torch.zeros_like(b_h))
 
@@ -340,6 +347,17 @@ class MHATorchBuiltin(nn.Module):
         return self.inner(query, key, value, attn_mask=mask)
 
 
+class MHAFunctionalBuiltin(_MHABase):
+    def forward(self, query, key, value, mask=None):
+        D = self.d_model
+        out, w = F.multi_head_attention_forward(
+            query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1), D, self.h,
+            torch.cat([self.w_q.weight, self.w_k.weight, self.w_v.weight]),
+            torch.cat([self.w_q.bias, self.w_k.bias, self.w_v.bias]), None, None, False, 0.0,
+            self.w_o.weight, self.w_o.bias, average_attn_weights=False)
+        return out.transpose(0, 1), w
+
+
 class MHASubclassesReference(cs502_lib.MultiHeadAttention):
     pass
 
@@ -585,6 +603,7 @@ MUTANTS = [
     ("check_rnn_cell", rnn_sigmoid, "sigmoid instead of tanh"),
     ("check_rnn_cell", rnn_builtin_cell, "nn.RNNCell"),
     ("check_rnn_cell", rnn_functional_builtin, "rnn_tanh_cell"),
+    ("check_rnn_cell", rnn_module_made_earlier, "nn.RNN"),
     ("check_rnn_cell", rnn_numpy, ".numpy()"),
     ("check_rnn_cell", rnn_returns_numpy, "NumPy array"),
     ("check_rnn_cell", rnn_list, "a list"),
@@ -629,6 +648,7 @@ MUTANTS = [
     ("check_multi_head_attention", MHAScaleDModel, "sqrt(d_model)"),
     ("check_multi_head_attention", MHANoValueError, "missing ValueError"),
     ("check_multi_head_attention", MHATorchBuiltin, "nn.MultiheadAttention"),
+    ("check_multi_head_attention", MHAFunctionalBuiltin, "multi_head_attention_forward"),
     ("check_multi_head_attention", MHASubclassesReference, "cs502_lib's reference MultiHeadAttention"),
     ("check_multi_head_attention", MHAWrongNames, "no parameter 'w_o.weight'"),
     ("check_positional_encoding", pe_swapped, "sin/cos swapped"),
