@@ -239,6 +239,10 @@ _HINTS = (
     ("modified by an inplace operation", "an in-place operation (`+=`, `masked_fill_`, `x[...] = ...`, `relu_`) "
      "overwrote a tensor that backpropagation still needs; use the out-of-place form (`masked_fill`, `x = x + y`)."),
     ("leaf Variable that requires grad", "your code modifies one of its inputs in place; work on a new tensor instead."),
+    ("must be a 3D tensor", "`torch.bmm` (and `baddbmm`) need exactly 3-D tensors, and this case has no batch "
+     "dimension or extra leading batch dimensions: use `@` / `torch.matmul`, which broadcasts over them."),
+    ("Dimension out of range", "index dimensions from the end (`transpose(-2, -1)`, `size(-1)`): this case may have "
+     "no batch dimension or extra leading batch dimensions."),
     ("too many values to unpack", "check what you unpack: the function returns a tuple whose size the contract fixes."),
     ("not enough values to unpack", "check what you unpack: this case may have extra leading batch dimensions."),
 )
@@ -504,6 +508,8 @@ class Context:
         if len(got) == len(exp) and got == exp[::-1] or (len(got) >= 2 and len(got) == len(exp)
                                                           and got[:-2] == exp[:-2] and got[-2:] == exp[-2:][::-1]):
             cause = "the result is transposed (the last two dimensions are swapped)."
+        elif len(got) == len(exp) + 1 and any(got[:i] + got[i + 1:] == exp and got[i] == 1 for i in range(len(got))):
+            cause = "an extra dimension of size 1 (an `unsqueeze` or a batch dimension too many); remove it."
         elif len(got) == len(exp) - 1 and any(got == exp[:i] + exp[i + 1:] for i in range(len(exp))):
             dropped = [i for i in range(len(exp)) if got == exp[:i] + exp[i + 1:]][0]
             cause = (f"dimension {dropped} (size {exp[dropped]}) was reduced away (a mean or sum over it, "

@@ -84,6 +84,18 @@ def translate_while(mrna):
     return "".join(out)
 
 
+def translate_upper_only(mrna):
+    """Accepts upper case only (the contract leaves lower case open): a ValueError for anything else."""
+    if any(b not in "ACGU" for b in mrna):
+        raise ValueError("mrna must be upper-case A, C, G, U")
+    out = []
+    for i in range(0, len(mrna) - 2, 3):
+        if _CODE[mrna[i:i + 3]] == "*":
+            break
+        out.append(_CODE[mrna[i:i + 3]])
+    return "".join(out)
+
+
 # --------------------------------------------------------------------------- kmer_tokenize
 
 
@@ -214,7 +226,7 @@ def span_mask_conv(input_ids, k, mask_prob=0.15, generator=None):
 
 CORRECT = {
     "check_transcribe": [transcribe_dict, transcribe_maketrans, transcribe_ifs],
-    "check_translate": [translate_loop, translate_split, translate_while],
+    "check_translate": [translate_loop, translate_split, translate_while, translate_upper_only],
     "check_kmer_tokenize": [kmers_comprehension, kmers_zip, kmers_while],
     "check_kmer_vocab": [vocab_product, vocab_base4, vocab_recursive],
     "check_span_mask": [span_mask_fixed_count, span_mask_loops, span_mask_conv],

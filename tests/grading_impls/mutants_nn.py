@@ -255,6 +255,14 @@ def sdpa_infinite_loop(q, k, v, mask=None):
     return _sdpa(q, k, v, mask)
 
 
+def sdpa_assumes_batch_dim(q, k, v, mask=None):
+    s = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = s.softmax(-1)
+    return torch.bmm(w, v), w
+
+
 def sdpa_view_noncontiguous(q, k, v, mask=None):
     kt = k.view(*k.shape[:-2], k.shape[-1], k.shape[-2])  # a view where a transpose is needed
     s = q @ kt / math.sqrt(q.shape[-1])
@@ -420,6 +428,10 @@ def pe_no_value_error(max_len, d_model):
     pe = torch.zeros(max_len, d_model)
     full = _pe(max_len, d_model + d_model % 2)
     return pe + full[:, :d_model]
+
+
+def pe_batched(max_len, d_model):
+    return _pe(max_len, d_model).unsqueeze(0)
 
 
 def pe_float64(max_len, d_model):
@@ -641,6 +653,7 @@ MUTANTS = [
     ("check_scaled_dot_product_attention", sdpa_float_mask_arithmetic, "mask is a torch.bool tensor"),
     ("check_scaled_dot_product_attention", sdpa_infinite_loop, "took longer than 3 s"),
     ("check_scaled_dot_product_attention", sdpa_view_noncontiguous, "wrong values"),
+    ("check_scaled_dot_product_attention", sdpa_assumes_batch_dim, "extra leading batch dimensions"),
     ("check_multi_head_attention", MHASplitNoTranspose, "without a transpose"),
     ("check_multi_head_attention", MHANoOutputProjection, "missing output projection"),
     ("check_multi_head_attention", MHAAveragedWeights, "averaged"),
@@ -660,6 +673,7 @@ MUTANTS = [
     ("check_positional_encoding", pe_transposed, "transposed"),
     ("check_positional_encoding", pe_no_value_error, "missing ValueError"),
     ("check_positional_encoding", pe_float64, "float64"),
+    ("check_positional_encoding", pe_batched, "extra dimension of size 1"),
     ("check_causal_mask", causal_no_diagonal, "without the diagonal"),
     ("check_causal_mask", causal_upper, "upper-triangular"),
     ("check_causal_mask", causal_inverted, "polarity inverted"),
