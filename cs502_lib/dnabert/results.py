@@ -1,0 +1,162 @@
+"""The cached results table of the DNABERT chapters: every baseline and fine-tuning run, with timings.
+
+``python -m cs502_lib.dnabert.results`` runs them all (three tasks; the three classical
+baselines; fine-tuning full and frozen, from the pretrained checkpoint and from scratch)
+and writes ``cs502_lib/dnabert/results/finetune_results.json``, which the chapters read
+instead of retraining. ``--only baselines`` or ``--only finetune`` reruns one part and
+keeps the other from the existing file; ``--tasks`` restricts the tasks.
+Expect about an hour on 2 CPU cores for everything (the per-run seconds are in the file).
+
+:data:`PUBLISHED` holds the reference figures published on the same data sets and splits
+(see ``cs502_lib/data/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .finetune import DEFAULTS, finetune
+from .model import DEFAULT_CHECKPOINT
+from .task_baselines import MODELS, run_baseline
+from .tasks import TASKS, ModelCollapseError
+
+__all__ = ["RESULTS_FILE", "PUBLISHED", "load_results", "results_table", "main"]
+
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "finetune_results.json"
+
+#: Published accuracies on the same data and protocol: task -> [(method, accuracy, source)].
+PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
+    "promoters": [
+        ("KBANN (4/106 errors)", 102 / 106, "Towell, Shavlik & Noordewier 1990, leave-one-out"),
+        ("backpropagation (about 8/106 errors)", 98 / 106, "Towell, Shavlik & Noordewier 1990, leave-one-out"),
+        ("nearest neighbour (about 13/106 errors)", 93 / 106, "Towell, Shavlik & Noordewier 1990, leave-one-out"),
+    ],
+    "tfbs": [
+        ("one-hot CNN (janggu's example)", 0.85, "Kopp et al. 2020, janggu README: 'around 85%'"),
+    ],
+    "splice": [
+        ("RBF network", 0.959, "StatLog (Michie, Spiegelhalter & Taylor 1994)"),
+        ("DIPOL92", 0.952, "StatLog"),
+        ("backpropagation", 0.912, "StatLog"),
+        ("k-nearest neighbour", 0.845, "StatLog"),
+    ],
+}
+
+
+def load_results(path: str | Path | None = None) -> dict:
+    """The cached results (``{"baselines": [...], "finetune": [...], ...}``)."""
+    path = Path(path) if path is not None else RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no cached results at {path}; run `python -m cs502_lib.dnabert.results`")
+    return json.loads(path.read_text())
+
+
+def results_table(results: dict, task: str) -> list[dict]:
+    """Rows ``{"method", "accuracy", "f1", "mcc", "heldout", "seconds", "source"}`` of one task, for a table."""
+    rows = []
+    for r in results.get("baselines", []):
+        if r["task"] == task:
+            rows.append({"method": {"kmer-lr": f"{r['params'].get('k', 6)}-mer logistic regression",
+                                    "onehot-lr": "one-hot logistic regression", "cnn": "one-hot CNN"}[r["model"]],
+                         "accuracy": r["accuracy"], "f1": r["f1"], "mcc": r["mcc"],
+                         "heldout": r.get("heldout", {}).get("accuracy"), "seconds": r["seconds"], "source": "baseline (this course)"})
+    for r in results.get("finetune", []):
+        if r["task"] == task:
+            if "error" in r:
+                rows.append({"method": f"DNABERT-mini, {r['mode']}, {r['init']}", "accuracy": None, "f1": None, "mcc": None,
+                             "heldout": None, "seconds": r.get("seconds"), "source": r["error"][:60]})
+                continue
+            rows.append({"method": f"DNABERT-mini, {'fine-tuned' if r['mode'] == 'full' else 'frozen encoder'}, "
+                                   f"{'pretrained' if r['init'] == 'pretrained' else 'from scratch'}",
+                         "accuracy": r["accuracy"], "f1": r["f1"], "mcc": r["mcc"],
+                         "heldout": r.get("heldout", {}).get("accuracy"), "seconds": r["seconds"], "source": "DNABERT-mini (this course)"})
+    for method, acc, source in PUBLISHED[task]:
+        rows.append({"method": method, "accuracy": acc, "f1": None, "mcc": None, "heldout": None, "seconds": None,
+                     "source": f"published: {source}"})
+    return rows
+
+
+def _checkpoint_info(path: Path) -> dict:
+    info: dict = {"path": str(path.relative_to(Path(__file__).resolve().parents[2])) if path.is_relative_to(Path(__file__).resolve().parents[2]) else str(path)}
+    cfg = path / "config.json"
+    if cfg.is_file():
+        info["config"] = json.loads(cfg.read_text())
+    for name in ("log.jsonl", "pretrain_log.jsonl"):
+        log = path / name
+        if log.is_file():
+            recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            evals = [r for r in recs if "eval_acc" in r]
+            if evals:
+                info["pretrain_steps"] = evals[-1]["step"]
+                info["pretrain_eval_acc"] = evals[-1]["eval_acc"]
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cs502_lib.dnabert.results", description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=("baselines", "finetune"), default=None, help="rerun one part, keep the other")
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--out", type=Path, default=RESULTS_FILE)
+    p.add_argument("--save-splice", type=Path, default=None,
+                   help="also save the fully fine-tuned pretrained splice model there (for the attention maps)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    old = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    out = {
+        "note": "written by `python -m cs502_lib.dnabert.results`; test-split metrics (promoters: pooled cross-validation)",
+        "machine": {"processor": platform.processor() or platform.machine(), "torch": torch.__version__,
+                    "threads": args.threads},
+        "checkpoint": _checkpoint_info(args.checkpoint),
+        "baselines": [r for r in old.get("baselines", []) if r["task"] not in args.tasks or args.only == "finetune"],
+        "finetune": [r for r in old.get("finetune", []) if r["task"] not in args.tasks or args.only == "baselines"],
+    }
+    if args.only == "baselines" and "checkpoint" in old:
+        out["checkpoint"] = old["checkpoint"]
+
+    def save() -> None:
+        out["written"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+    t_all = time.perf_counter()
+    for task in args.tasks:
+        if args.only != "finetune":
+            for model in MODELS:
+                res = run_baseline(task, model)
+                out["baselines"].append(res)
+                print(f"{task:10s} {model:24s} acc {res['accuracy']:.4f} ({res['seconds']:.0f} s)", flush=True)
+                save()
+        if args.only != "baselines":
+            for mode in ("full", "frozen"):
+                for scratch in (False, True):
+                    label = f"{mode}/{'scratch' if scratch else 'pretrained'}"
+                    save_dir = args.save_splice if (task == "splice" and mode == "full" and not scratch) else None
+                    t0 = time.perf_counter()
+                    try:
+                        res = finetune(task, checkpoint=args.checkpoint, freeze_encoder=mode == "frozen",
+                                       from_scratch=scratch, progress=False, save=save_dir)
+                    except ModelCollapseError as err:
+                        res = {"task": task, "mode": mode, "init": "scratch" if scratch else "pretrained",
+                               "error": str(err), "seconds": round(time.perf_counter() - t0, 2),
+                               "settings": DEFAULTS[task, mode].__dict__}
+                    out["finetune"].append(res)
+                    acc = f"{res['accuracy']:.4f}" if "accuracy" in res else "COLLAPSED"
+                    print(f"{task:10s} DNABERT {label:24s} acc {acc} ({res['seconds']:.0f} s)", flush=True)
+                    save()
+    out["total_seconds"] = round(time.perf_counter() - t_all, 1)
+    save()
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
