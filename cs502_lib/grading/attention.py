@@ -82,7 +82,7 @@ def _sdpa_behaviour(ctx: Context, impl) -> None:
         label = "behaviour: attention weights sum to 1 over the keys (B=2, Lq=4, Lk=7, random mask)"
         q, k, v, m = _randn(g, 2, 4, 3), _randn(g, 2, 7, 3), _randn(g, 2, 7, 3), _mixed_mask(g, 2, 4, 7)
         w = _weights_of(call(q, k, v, m, case=label)).cpu().double()
-        ctx.expect(torch.allclose(w.sum(-1), torch.ones(2, 4, dtype=torch.float64), atol=1e-4),
+        ctx.expect(torch.allclose(w.sum(-1), torch.ones(2, 4, dtype=torch.float64), atol=ctx.behaviour_atol),
                    "the attention weights of a query do not sum to 1", label,
                    "the softmax must run over the keys (dim=-1), after masking.")
         # causal: changing the future leaves the past unchanged
@@ -95,7 +95,7 @@ def _sdpa_behaviour(ctx: Context, impl) -> None:
         k2[:, t + 1:] = 10 * _randn(g, 2, L - t - 1, 4)
         v2[:, t + 1:] = 10 * _randn(g, 2, L - t - 1, 4)
         out2 = call(q, k2, v2, cm, case=label)[0].cpu()
-        ctx.expect(torch.allclose(out1[:, : t + 1], out2[:, : t + 1], atol=1e-4),
+        ctx.expect(torch.allclose(out1[:, : t + 1], out2[:, : t + 1], atol=ctx.behaviour_atol),
                    "the causal mask leaks the future: outputs at positions <= t changed when only later keys changed",
                    label, catalog.MASK_CAUSES["ignored"])
         # padding: padded keys change nothing
@@ -109,7 +109,7 @@ def _sdpa_behaviour(ctx: Context, impl) -> None:
             k2[b, n:] = 100 * _randn(g, 5 - n, 4)
             v2[b, n:] = 100 * _randn(g, 5 - n, 4)
         o2 = call(q, k2, v2, pm, case=label)[0]
-        ctx.expect(torch.allclose(o1.cpu(), o2.cpu(), atol=1e-4) and
+        ctx.expect(torch.allclose(o1.cpu(), o2.cpu(), atol=ctx.behaviour_atol) and
                    bool((w1.cpu().masked_select(~pm.expand(2, 3, 5)) == 0).all()),
                    "padded keys influence the result", label, catalog.MASK_CAUSES["ignored"])
         # permutation equivariance without a mask
@@ -118,7 +118,7 @@ def _sdpa_behaviour(ctx: Context, impl) -> None:
         pq, pk = torch.randperm(5, generator=g), torch.randperm(6, generator=g)
         o1 = call(q, k, v, case=label)[0].cpu()
         o2 = call(q[:, pq], k[:, pk], v[:, pk], case=label)[0].cpu()
-        ctx.expect(torch.allclose(o1[:, pq], o2, atol=1e-4),
+        ctx.expect(torch.allclose(o1[:, pq], o2, atol=ctx.behaviour_atol),
                    "permuting the queries (and, together, the keys and values) did not simply permute the output",
                    label, "the result depends on the order of the positions, e.g. a mask or bias built from positions "
                    "that was not asked for, or a reduction over the wrong dimension.")
@@ -231,9 +231,10 @@ def _mha_behaviour(ctx: Context, student) -> None:
         p = torch.randperm(5, generator=g)
         o1, w1 = ctx.call(student, *(ctx.to(x),) * 3, case=label)
         o2, _ = ctx.call(student, *(ctx.to(x[:, p]),) * 3, case=label)
-        ctx.expect(torch.allclose(o1.cpu()[:, p], o2.cpu(), atol=1e-4),
+        ctx.expect(torch.allclose(o1.cpu()[:, p], o2.cpu(), atol=ctx.behaviour_atol),
                    "permuting the input positions did not simply permute the output", label,
                    "the result depends on the order of positions although no mask or positional encoding was given.")
-        ctx.expect(torch.allclose(w1.cpu().double().sum(-1), torch.ones(2, 2, 5, dtype=torch.float64), atol=1e-4),
+        ones = torch.ones(2, 2, 5, dtype=torch.float64)
+        ctx.expect(torch.allclose(w1.cpu().double().sum(-1), ones, atol=ctx.behaviour_atol),
                    "the attention weights of a query do not sum to 1", label,
                    "the softmax must run over the keys (dim=-1).")

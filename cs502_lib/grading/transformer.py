@@ -80,7 +80,7 @@ def _encoder_behaviour(ctx: Context, student) -> None:
             y[b, n:] = 50 * _randn(g, 5 - n, 8)
         o1 = ctx.call(student, ctx.to(x), ctx.to(m), case=label).cpu()
         o2 = ctx.call(student, ctx.to(y), ctx.to(m), case=label).cpu()
-        ok = all(torch.allclose(o1[b, :n], o2[b, :n], atol=1e-4) for b, n in enumerate(lengths))
+        ok = all(torch.allclose(o1[b, :n], o2[b, :n], atol=ctx.behaviour_atol) for b, n in enumerate(lengths))
         ctx.expect(ok, "padded positions changed the outputs of real positions", label,
                    "the mask is not passed on to the self-attention.")
         label = "behaviour: without a mask the layer is permutation-equivariant"
@@ -88,8 +88,9 @@ def _encoder_behaviour(ctx: Context, student) -> None:
         p = torch.randperm(5, generator=g)
         o1 = ctx.call(student, ctx.to(x), case=label).cpu()
         o2 = ctx.call(student, ctx.to(x[:, p]), case=label).cpu()
-        ctx.expect(torch.allclose(o1[:, p], o2, atol=1e-4), "permuting the positions did not permute the output",
-                   label, "the layer must not depend on the order of positions (no positional information inside).")
+        ctx.expect(torch.allclose(o1[:, p], o2, atol=ctx.behaviour_atol),
+                   "permuting the positions did not permute the output", label,
+                   "the layer must not depend on the order of positions (no positional information inside).")
 
 
 def _decoder_sizes():
@@ -146,7 +147,7 @@ def _decoder_behaviour(ctx: Context, student) -> None:
         y[:, t + 1:] = 10 * _randn(g, 2, L - t - 1, 8)
         o1 = ctx.call(student, ctx.to(x), ctx.to(mem), ctx.to(cm), case=label).cpu()
         o2 = ctx.call(student, ctx.to(y), ctx.to(mem), ctx.to(cm), case=label).cpu()
-        ctx.expect(torch.allclose(o1[:, : t + 1], o2[:, : t + 1], atol=1e-4),
+        ctx.expect(torch.allclose(o1[:, : t + 1], o2[:, : t + 1], atol=ctx.behaviour_atol),
                    "the decoder leaks the future: earlier outputs changed when only later target positions changed",
                    label, "tgt_mask must be passed to the self-attention (self_attn(x, x, x, tgt_mask)).")
         label = "behaviour: changing padded memory positions (memory_mask False) changes nothing"
@@ -157,5 +158,5 @@ def _decoder_behaviour(ctx: Context, student) -> None:
             mem2[b, n:] = 50 * _randn(g, 4 - n, 8)
         o1 = ctx.call(student, ctx.to(x), ctx.to(mem), None, ctx.to(mm), case=label).cpu()
         o2 = ctx.call(student, ctx.to(x), ctx.to(mem2), None, ctx.to(mm), case=label).cpu()
-        ctx.expect(torch.allclose(o1, o2, atol=1e-4), "padded memory positions changed the output", label,
+        ctx.expect(torch.allclose(o1, o2, atol=ctx.behaviour_atol), "padded memory positions changed the output", label,
                    "memory_mask must be passed to the cross-attention (cross_attn(x, memory, memory, memory_mask)).")
