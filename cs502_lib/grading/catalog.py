@@ -84,10 +84,9 @@ def sdpa_variant(q, k, v, mask=None, *, scale="sqrt_dk", dim=-1, mask_mode="fill
     divisor = {"sqrt_dk": math.sqrt(d_k), "none": 1.0, "dk": float(d_k), "sqrt_dv": math.sqrt(d_v)}[scale] \
         if isinstance(scale, str) else float(scale)
     scores = q @ k.transpose(-2, -1) / divisor
-    if mask is not None:
-        if mask_mode in ("fill", "after_zero", "after_inf"):
-            if mask_mode == "fill":
-                scores = scores.masked_fill(~mask, NEG_INF)
+    if mask is not None:  # the "after_*" modes mask the weights below, "ignored" not at all
+        if mask_mode == "fill":
+            scores = scores.masked_fill(~mask, NEG_INF)
         elif mask_mode == "inverted":
             scores = scores.masked_fill(mask, NEG_INF)
         elif mask_mode == "inverted_big":

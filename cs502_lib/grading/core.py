@@ -364,6 +364,12 @@ class Context:
         except (DelegationRefused, DeviceMismatch) as exc:
             self._budget[0] += time.perf_counter() - start
             self._violation(exc, case)
+        except SystemExit as exc:
+            self._budget[0] += time.perf_counter() - start
+            where = student_location(exc, self.student_files)
+            self.fail(f"{what} called exit() / sys.exit() (SystemExit {exc.code!r})", case,
+                      [f"at {where}" if where else ""], "return a value (or raise an exception); never exit the "
+                      "interpreter from a function.")
         except Exception as exc:
             self._budget[0] += time.perf_counter() - start
             if mode.violation is not None:
@@ -487,8 +493,12 @@ class Context:
                 self.fail(f"`{name}` is a list; expected a torch.Tensor of shape {tuple(exp.shape)}", case,
                           cause="building the result as a Python list; use tensor operations (or `torch.stack`).")
             if not isinstance(out, torch.Tensor):
+                cause = None
+                if out is None:
+                    cause = (f"`{name}` must be returned as a tensor, not None." if as_tuple
+                             else "a missing `return` statement.")
                 self.fail(f"`{name}` is {_type_name(out)}; expected a torch.Tensor of shape {tuple(exp.shape)}", case,
-                          cause="a missing `return` statement." if out is None else None)
+                          cause=cause)
             if tuple(out.shape) != tuple(exp.shape):
                 self._shape_mismatch(name, tuple(out.shape), tuple(exp.shape), case)
             if out.dtype != exp.dtype:

@@ -64,7 +64,7 @@ def _string_case(ctx: Context, impl: Callable, reference: Callable, args: tuple,
             cause = "a missing `return` statement."
         elif result_type is str and isinstance(got, (list, tuple)):
             cause = "the letters were collected in a list: join them with `''.join(...)`."
-        elif result_type is list and isinstance(got, (tuple, str)) or result_type is list and hasattr(got, "__iter__"):
+        elif result_type is list and hasattr(got, "__iter__"):
             cause = f"return a list: `list(...)` or a list comprehension (you returned a {type(got).__name__})."
         ctx.fail(f"your code returned a {type(got).__name__}; expected a {result_type.__name__} such as "
                  f"{_short(expected, 60)}", label, cause=cause)
