@@ -260,3 +260,37 @@ def test_the_grading_benchmark_reports_the_target():
     result = bench_grading.run()
     assert result.target == "total <= 20 s"
     assert result.met, result.detail
+
+
+_JUNK = [None, 1, "x", [], (None, None), (torch.zeros(1),) * 3, torch.zeros(1), np.zeros(1), {}, object(),
+         torch.zeros(2, 3, dtype=torch.complex64), float("nan")]
+_ERRORS = [SystemExit(3), ValueError("v"), RecursionError("r"), MemoryError("m"), StopIteration()]
+_FUNCTION_CHECKS = [c for c in CONTRACT_CHECKS if c not in
+                    ("check_multi_head_attention", "check_encoder_layer", "check_decoder_layer")]
+
+
+@pytest.mark.parametrize("check", _FUNCTION_CHECKS)
+def test_any_return_value_or_exception_gives_a_grading_error(check):
+    for junk in _JUNK:
+        with pytest.raises(grading.GradingError):
+            getattr(grading, check)(lambda *a, _j=junk, **k: _j)
+    for error in _ERRORS:
+        def student(*a, _e=error, **k):
+            raise _e
+
+        with pytest.raises(grading.GradingError, match=type(error).__name__):
+            getattr(grading, check)(student)
+
+
+def test_a_module_returning_junk_gives_a_grading_error():
+    from grading_impls.correct_nn import DecoderWithOwnMHA, EncoderWithOwnMHA, MHAEinsum
+
+    for check, base in (("check_multi_head_attention", MHAEinsum), ("check_encoder_layer", EncoderWithOwnMHA),
+                        ("check_decoder_layer", DecoderWithOwnMHA)):
+        for junk in _JUNK:
+            class Junk(base):
+                def forward(self, *args, _j=junk):
+                    return _j
+
+            with pytest.raises(grading.GradingError, match="returned|is a|is None|has shape|dtype|contains"):
+                getattr(grading, check)(Junk)
