@@ -161,8 +161,8 @@ def _mha_cases():
     names = ("query", "key", "value", "mask")
     out = []
     cases = [
-        Case("d_model=8, num_heads=2, B=2, Lq=Lk=5, distinct query/key/value, no mask",
-             (_randn(g, 2, 5, 8), _randn(g, 2, 5, 8), _randn(g, 2, 5, 8)), grad=(0, 1, 2), arg_names=names),
+        Case("d_model=8, num_heads=2, B=3, Lq=Lk=5, distinct query/key/value, no mask",
+             (_randn(g, 3, 5, 8), _randn(g, 3, 5, 8), _randn(g, 3, 5, 8)), grad=(0, 1, 2), arg_names=names),
     ]
     x = _randn(g, 2, 4, 8)
     cases.append(Case("d_model=8, num_heads=2, self-attention (query = key = value), B=2, L=4, causal mask (L, L)",
