@@ -12,35 +12,39 @@ cause in plain words::
 ``device=`` (or the environment variable ``CS502_GRADING_DEVICE``: ``auto``, ``cpu``,
 ``cuda``) chooses the devices; ``time_limit=`` (or ``CS502_GRADING_TIME_LIMIT``) the
 seconds of student-code time a check allows (10 by default).
+
+Layout: :mod:`.core` (errors, report, case runner, time limit, error attribution),
+:mod:`.guards` (delegation and device guards), :mod:`.catalog` (the diagnosed
+mistakes), and one module of checks per assignment.
 """
 
 from .attention import check_multi_head_attention, check_scaled_dot_product_attention
 from .core import CheckReport, GradingError
+from .dnabert import check_kmer_tokenize, check_kmer_vocab, check_span_mask, check_transcribe, check_translate
+from .positions_masks import check_causal_mask, check_padding_mask, check_positional_encoding
+from .rnn_lstm import check_lstm_cell, check_rnn_cell
+from .transformer import check_decoder_layer, check_encoder_layer
 
 __all__ = [
     "GradingError",
     "CheckReport",
+    # rnn_lstm
+    "check_rnn_cell",
+    "check_lstm_cell",
+    # attention
     "check_scaled_dot_product_attention",
     "check_multi_head_attention",
+    # positions_masks
+    "check_positional_encoding",
+    "check_causal_mask",
+    "check_padding_mask",
+    # transformer
+    "check_encoder_layer",
+    "check_decoder_layer",
+    # dnabert
+    "check_transcribe",
+    "check_translate",
+    "check_kmer_tokenize",
+    "check_kmer_vocab",
+    "check_span_mask",
 ]
-
-from .positions_masks import check_causal_mask, check_padding_mask, check_positional_encoding  # noqa: E402
-from .rnn_lstm import check_lstm_cell, check_rnn_cell  # noqa: E402
-
-__all__ += [
-    "check_rnn_cell", "check_lstm_cell", "check_positional_encoding", "check_causal_mask", "check_padding_mask",
-]
-
-from .transformer import check_decoder_layer, check_encoder_layer  # noqa: E402
-
-__all__ += ["check_encoder_layer", "check_decoder_layer"]
-
-from .dnabert import (  # noqa: E402
-    check_kmer_tokenize,
-    check_kmer_vocab,
-    check_span_mask,
-    check_transcribe,
-    check_translate,
-)
-
-__all__ += ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_kmer_vocab", "check_span_mask"]
