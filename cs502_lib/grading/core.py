@@ -419,8 +419,13 @@ class Context:
         )
 
     def backward(self, outputs: list[torch.Tensor], inputs: list[torch.Tensor], grads: list[torch.Tensor],
-                 names: Sequence[str], case: str) -> list[torch.Tensor | None]:
-        """Gradients of ``sum(output * grad)`` with respect to ``inputs``, through the student's graph."""
+                 names: Sequence[str], case: str, replay: Callable[[], None] | None = None) -> list[torch.Tensor | None]:
+        """Gradients of ``sum(output * grad)`` with respect to ``inputs``, through the student's graph.
+
+        If backpropagation fails, ``replay`` (which redoes the forward and backward
+        pass) is run under autograd's anomaly mode to find the student's line that
+        built the failing operation.
+        """
         pairs = [(o, g) for o, g in zip(outputs, grads) if o.requires_grad]
         if not pairs:
             self.fail(
@@ -439,10 +444,14 @@ class Context:
         except Exception as exc:
             self._budget[0] += time.perf_counter() - start
             where = student_location(exc, self.student_files)
+            where = f"at {where}" if where else ""
+            if not where:
+                line = self._forward_line(replay)
+                where = f"the operation whose backward failed was computed at {line}" if line else ""
+            text = str(exc).strip().splitlines()[0].split(" Hint:")[0] if str(exc).strip() else ""
             self.fail(
-                f"backpropagation through your output failed with {type(exc).__name__}: "
-                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                case, [f"at {where}" if where else ""],
+                f"backpropagation through your output failed with {type(exc).__name__}: {text}",
+                case, [where],
                 _hint_for(str(exc)) or "an operation of your code breaks autograd (an in-place change of a tensor "
                 "that is still needed, or a NumPy round trip).",
             )
@@ -456,6 +465,29 @@ class Context:
                     "or not used at all.",
                 )
         return list(result)
+
+    def _forward_line(self, replay: Callable[[], None] | None) -> str | None:
+        """The student's line whose operation failed in backward, from anomaly mode's forward traceback."""
+        if replay is None:
+            return None
+        import re
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with torch.autograd.detect_anomaly(check_nan=False), _deadline(max(self.remaining(), 1.0)):
+                    replay()
+            except BaseException:  # the failure is expected; anything else is of no use here
+                pass
+        pattern = re.compile(r'File "(.+?)", line (\d+), in (.+)\n\s*(.*)')
+        frames = [m.groups() for w in caught for m in pattern.finditer(str(w.message))]
+        files = {os.path.normcase(f) for f in self.student_files}
+        mine = [f for f in frames if os.path.normcase(f[0]) in files] or [f for f in frames if not _is_library(f[0])]
+        if not mine:
+            return None
+        filename, lineno, name, text = mine[-1]
+        return _describe_frame(traceback.FrameSummary(filename, int(lineno), name, line=text))
 
     # ---- checking outputs --------------------------------------------------------------
 
@@ -612,7 +644,8 @@ class Context:
                 if not self.close(out, exp):
                     self._diagnose(case, names, outputs, expected, d_args, d_kwargs, variants, probes, name, out, exp)
             if case.grad:
-                self._check_grads(case, dev_args, outputs, expected, d_args, d_kwargs, reference, names, as_tuple)
+                self._check_grads(case, dev_args, outputs, expected, d_args, d_kwargs, reference, names, as_tuple,
+                                  student)
             if check_inplace:
                 self._check_unchanged(case, dev_args, snapshots, student)
         self.cases += 1
@@ -667,15 +700,21 @@ class Context:
             self.fail(headline, case, details, cause)
         self.cases += 1
 
-    def _check_grads(self, case, dev_args, outputs, expected, d_args, d_kwargs, reference, names, as_tuple):
+    def _check_grads(self, case, dev_args, outputs, expected, d_args, d_kwargs, reference, names, as_tuple, student):
         gen = torch.Generator().manual_seed(1234)
         float_idx = [i for i, e in enumerate(expected) if e.is_floating_point()]
         ups = [torch.randn(expected[i].shape, generator=gen, dtype=torch.float64) for i in float_idx]
         inputs = [dev_args[i] for i in case.grad]
         in_names = [_arg_name(case, i) for i in case.grad]
-        got_grads = self.backward([outputs[i] for i in float_idx], inputs,
-                                  [u.to(device=self.device, dtype=outputs[i].dtype) for u, i in zip(ups, float_idx)],
-                                  in_names, case.label)
+        up_dev = [u.to(device=self.device, dtype=outputs[i].dtype) for u, i in zip(ups, float_idx)]
+
+        def replay():
+            args = [self.to(a, grad=(i in case.grad)) for i, a in enumerate(case.args)]
+            out = student(*args, **{k: self.to(v) for k, v in case.kwargs.items()})
+            out = list(out) if isinstance(out, (tuple, list)) else [out]
+            torch.autograd.grad([out[i] for i in float_idx], [args[i] for i in case.grad], up_dev, allow_unused=True)
+
+        got_grads = self.backward([outputs[i] for i in float_idx], inputs, up_dev, in_names, case.label, replay)
         r_args = [a.detach().clone().requires_grad_(True) if i in case.grad else a for i, a in enumerate(d_args)]
         r_out = reference(*r_args, **d_kwargs)
         r_out = list(r_out) if as_tuple else [r_out]

@@ -649,7 +649,7 @@ MUTANTS = [
     ("check_scaled_dot_product_attention", sdpa_imported_reference, "cs502_lib's reference"),
     ("check_scaled_dot_product_attention", sdpa_swallows_refusal, "scaled_dot_product_attention"),
     ("check_scaled_dot_product_attention", sdpa_nan, "nan"),
-    ("check_scaled_dot_product_attention", sdpa_inplace_softmax, "in-place operation"),
+    ("check_scaled_dot_product_attention", sdpa_inplace_softmax, "computed at line"),
     ("check_scaled_dot_product_attention", sdpa_float_mask_arithmetic, "mask is a torch.bool tensor"),
     ("check_scaled_dot_product_attention", sdpa_infinite_loop, "took longer than 3 s"),
     ("check_scaled_dot_product_attention", sdpa_view_noncontiguous, "wrong values"),
