@@ -132,7 +132,7 @@ def _deadline(seconds: float):
             yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
         return
 
     tid = threading.get_ident()
@@ -920,9 +920,12 @@ def _warm_up() -> None:
     global _warm
     if _warm:
         return
-    with GuardMode(strict_device=True):
-        x = torch.zeros(2, 2, device="meta")
-        torch.softmax(torch.tanh(x @ x + 1).masked_fill(x > 0, 0.0), -1)
+    try:
+        with GuardMode(strict_device=True):
+            x = torch.zeros(2, 2, device="meta")
+            torch.softmax(torch.tanh(x @ x + 1).masked_fill(x > 0, 0.0), -1)
+    except Exception:  # only an optimisation: the checks work without it
+        pass
     _warm = True
 
 
