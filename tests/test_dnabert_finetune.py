@@ -208,3 +208,22 @@ def test_baseline_cli_json_and_tfbs_heldout(capsys):
 def test_kmer_lr_promoters_leave_one_out_protocol():
     res = run_baseline("promoters", "kmer-lr", k=3, folds=106)
     assert res["n"] == 106 and "leave-one-out" in res["protocol"] and res["accuracy"] > 0.7
+
+
+def test_flatten_head_trains_saves_and_reloads(tiny_checkpoint, tmp_path):
+    s = ft.FinetuneSettings(epochs=1, batch_size=16, lr=3e-3, pooling="flatten")
+    kw = dict(checkpoint=tiny_checkpoint, settings=s, max_train=48, max_eval=40, progress=False, check_collapse=False)
+    res = ft.finetune("splice", save=tmp_path / "flat", **kw)
+    _check_metrics(res, 3)
+    info = json.loads((tmp_path / "flat" / "finetune.json").read_text())
+    assert info["pooling"] == "flatten" and info["length"] == 60 - 3 + 1 + 2
+    model = ft.load_classifier(3, tmp_path / "flat")
+    assert model.pooling == "flatten" and model.flatten_length == 60
+    seqs = task_splits("splice")[0].evals["test"][0][:40]
+    # the reloaded model predicts what the saved one did (same subsample of the test split)
+    assert torch.bincount(ft.predict(model, subsample(task_splits("splice")[0], 48, 40).evals["test"][0]),
+                          minlength=3).tolist() == res["predicted_counts"]
+    with pytest.raises(ValueError, match="needs 60 tokens"):
+        model(*ft.encode(model, [seqs[0][:30]]))
+    frozen = ft.finetune("splice", freeze_encoder=True, **kw)  # frozen mode caches the token vectors
+    _check_metrics(frozen, 3)

@@ -63,12 +63,14 @@ class FinetuneSettings:
         epochs: passes over the training set.
         lr: peak learning rate of the last encoder layer (full) or of the head (frozen).
         batch_size: sequences per step.
-        pooling: ``"mean"`` (mean of the real tokens' vectors) or ``"cls"`` (the [CLS] vector).
+        pooling: ``"mean"`` (mean of the real tokens' vectors), ``"cls"`` (the [CLS] vector) or
+            ``"flatten"`` (position-aware: all token vectors, projected and concatenated).
         layer_decay: each encoder layer below the last learns this factor slower (full mode).
         head_lr_mult: the pooler and classifier learn this many times faster than ``lr`` (full mode).
         warmup_frac: fraction of the steps with a linear warm-up; then linear decay to 0.
         weight_decay: AdamW weight decay (not on biases and LayerNorm weights).
         classifier_dropout: dropout before the last linear layer.
+        encoder_dropout: dropout in the embeddings and encoder layers during fine-tuning.
         rc_augment: train on both strands (reverse complement, for tasks whose label does not
             depend on the strand: TF binding).
     """
@@ -82,11 +84,12 @@ class FinetuneSettings:
     warmup_frac: float = 0.1
     weight_decay: float = 0.01
     classifier_dropout: float = 0.1
+    encoder_dropout: float = 0.1
     rc_augment: bool = False
 
     def __post_init__(self) -> None:
-        if self.pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        if self.pooling not in ("mean", "cls", "flatten"):
+            raise ValueError(f"pooling must be 'mean', 'cls' or 'flatten', got {self.pooling!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
         if not self.lr > 0:
@@ -111,44 +114,81 @@ DEFAULTS: dict[tuple[str, str], FinetuneSettings] = {
 class SequenceClassifier(DNABertForSequenceClassification):
     """:class:`~.model.DNABertForSequenceClassification` with a choice of pooling.
 
-    ``pooling="cls"`` is the parent's ``tanh(pooler(h[:, 0]))``; ``pooling="mean"`` averages the
-    last layer's vectors over the real tokens (``attention_mask`` True) first.
-    ``features(ids, mask)`` is the vector before the pooler, (B, d_model).
+    * ``pooling="cls"``: the parent's ``classifier(dropout(tanh(pooler(h[:, 0]))))``;
+    * ``pooling="mean"``: the same head on the mean of the last layer's vectors over the real
+      tokens (``attention_mask`` True);
+    * ``pooling="flatten"``: a position-aware head for fixed-length inputs: every token vector is
+      projected to ``flatten_dim`` numbers, ``tanh``, and all positions are concatenated
+      (B, L * flatten_dim) before the last linear layer, so the classifier knows *where* each
+      feature occurs (what splice sites need). Call :meth:`use_flatten_head` with the token count.
+
+    ``features(ids, mask)`` is the input of the trainable head: (B, d_model) for cls/mean,
+    the token vectors (B, L, d_model) for flatten; ``head(features)`` gives the logits.
     """
 
     pooling: str = "mean"
+    flatten_length: int | None = None
+
+    def use_flatten_head(self, length: int, flatten_dim: int = 8) -> "SequenceClassifier":
+        """Switch to the flatten head for inputs of exactly ``length`` tokens (new, seeded by the caller)."""
+        from torch import nn
+
+        self.pooling, self.flatten_length = "flatten", int(length)
+        self.token_proj = nn.Linear(self.config.d_model, flatten_dim)
+        self.flat_out = nn.Linear(length * flatten_dim, self.num_labels)
+        return self
 
     def features(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.bert(ids, attention_mask)  # (B, L, d)
         if self.pooling == "cls":
             return h[:, 0]
+        if self.pooling == "flatten":
+            if h.shape[1] != self.flatten_length:
+                raise ValueError(f"the flatten head needs {self.flatten_length} tokens per sequence, got {h.shape[1]}")
+            return h
         if attention_mask is None:
             return h.mean(1)
         w = attention_mask.unsqueeze(-1).to(h.dtype)
         return (h * w).sum(1) / w.sum(1).clamp_min(1.0)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Class logits from pooled features (B, d_model) -> (B, num_labels)."""
+        """Class logits from :meth:`features` -> (B, num_labels)."""
+        if self.pooling == "flatten":
+            return self.flat_out(self.dropout(torch.tanh(self.token_proj(features)).flatten(1)))
         return self.classifier(self.dropout(torch.tanh(self.pooler(features))))
+
+    def head_parameters(self) -> list:
+        """The parameters of the head in use (trained in frozen mode)."""
+        if self.pooling == "flatten":
+            return list(self.token_proj.parameters()) + list(self.flat_out.parameters())
+        return list(self.pooler.parameters()) + list(self.classifier.parameters())
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(ids, attention_mask))
 
     def pooled(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         return torch.tanh(self.pooler(self.features(ids, attention_mask)))
 
 
 def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, from_scratch: bool = False,
-                    pooling: str = "mean", classifier_dropout: float = 0.1, seed: int = 0) -> SequenceClassifier:
+                    pooling: str = "mean", classifier_dropout: float = 0.1, seed: int = 0,
+                    length: int | None = None, encoder_dropout: float = 0.0) -> SequenceClassifier:
     """A :class:`SequenceClassifier` with the encoder of ``checkpoint`` (default: the committed one).
 
     With ``from_scratch`` only the checkpoint's *configuration* is used (random weights, seeded);
     without any checkpoint, the default :class:`~.model.DNABertConfig`. A directory saved by
-    ``finetune --save`` reloads completely, with its pooling.
+    ``finetune --save`` reloads completely, with its head. ``length`` (tokens per sequence) is
+    needed for ``pooling="flatten"``; ``encoder_dropout`` sets the dropout of the embeddings and
+    encoder layers (pretraining used none).
     """
     torch.manual_seed(seed)
     path = DEFAULT_CHECKPOINT if checkpoint is None else Path(checkpoint)
+    saved = path / FINETUNE_FILE
     if from_scratch:
         cfg_file = path / "config.json"
         config = DNABertConfig.from_dict(json.loads(cfg_file.read_text())) if cfg_file.is_file() else DNABertConfig()
         model = SequenceClassifier(config, num_labels=num_labels, classifier_dropout=classifier_dropout)
+        state = None
     else:
         if not (path / "model.pt").is_file():
             raise ValueError(
@@ -156,11 +196,25 @@ def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, fr
                 "`python -m cs502_lib.dnabert pretrain --out runs/dnabert` and pass --checkpoint runs/dnabert/model, "
                 "or use --from-scratch"
             )
-        model = SequenceClassifier.from_pretrained(path, num_labels=num_labels, classifier_dropout=classifier_dropout)
-        saved = path / FINETUNE_FILE
+        config, state = SequenceClassifier._load(path)
+        model = SequenceClassifier(config, num_labels=num_labels, classifier_dropout=classifier_dropout)
+        if saved.is_file():  # a fine-tuned classifier: its own head
+            info = json.loads(saved.read_text())
+            pooling, length = info.get("pooling", pooling), info.get("length", length)
+    if pooling == "flatten":
+        if length is None:
+            raise ValueError("pooling='flatten' needs the number of tokens per sequence (length)")
+        model.use_flatten_head(length)
+    else:
+        model.pooling = pooling
+    if state is not None:
         if saved.is_file():
-            pooling = json.loads(saved.read_text()).get("pooling", pooling)
-    model.pooling = pooling
+            model.load_state_dict(state)
+        else:
+            model.bert.load_state_dict({n[len("bert."):]: t for n, t in state.items() if n.startswith("bert.")})
+    for m in model.bert.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = encoder_dropout
     return model
 
 
@@ -241,8 +295,7 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
         with torch.no_grad():
             feats = torch.cat([model.features(ids[i : i + 128], mask[i : i + 128]) for i in range(0, len(seqs), 128)])
         forward = lambda idx: model.head(feats[idx])  # noqa: E731
-        params = [{"params": list(model.pooler.parameters()) + list(model.classifier.parameters()),
-                   "lr_scale": 1.0, "weight_decay": s.weight_decay}]
+        params = [{"params": model.head_parameters(), "lr_scale": 1.0, "weight_decay": s.weight_decay}]
     else:
         ids, mask = encode(model, seqs)
         forward = lambda idx: model(ids[idx], mask[idx])  # noqa: E731
@@ -256,7 +309,8 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
     bar = tqdm(total=total, desc=desc, disable=not progress, mininterval=2.0, dynamic_ncols=True)
     for _ in range(s.epochs):
         if freeze_encoder:
-            model.pooler.train(), model.classifier.train(), model.dropout.train()
+            model.train()
+            model.bert.eval()
         else:
             model.train()
         tot, cnt = 0.0, 0
@@ -280,6 +334,14 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
     bar.close()
     model.eval()
     return losses
+
+
+def _n_tokens(checkpoint: str | Path | None, split: Split) -> int:
+    """Tokens per sequence ([CLS] + k-mers + [SEP]) of a fixed-length task, for the flatten head."""
+    path = DEFAULT_CHECKPOINT if checkpoint is None else Path(checkpoint)
+    cfg = path / "config.json"
+    k = json.loads(cfg.read_text())["k"] if cfg.is_file() else DNABertConfig().k
+    return max(len(x) for x in split.train_seqs) - k + 1 + 2
 
 
 def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder: bool = False,
@@ -319,7 +381,8 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
     for f, split in enumerate(splits):
         split = subsample(split, max_train, max_eval, seed=seed)
         model = load_classifier(num_classes, checkpoint, from_scratch=from_scratch, pooling=s.pooling,
-                                classifier_dropout=s.classifier_dropout, seed=seed)
+                                classifier_dropout=s.classifier_dropout, seed=seed, length=_n_tokens(checkpoint, split),
+                                encoder_dropout=s.encoder_dropout)
         desc = f"{task} fold {f + 1}/{len(splits)}" if len(splits) > 1 else task
         curves.append(train_classifier(model, split.train_seqs, split.train_labels, s, freeze_encoder=freeze_encoder,
                                        seed=seed, progress=progress, desc=desc))
@@ -329,7 +392,7 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
     if save is not None:
         model.save_pretrained(save)
         (Path(save) / FINETUNE_FILE).write_text(json.dumps(
-            {"task": task, "mode": mode, "pooling": s.pooling, "classes": list(CLASS_NAMES[task]),
+            {"task": task, "mode": mode, "pooling": s.pooling, "length": model.flatten_length, "classes": list(CLASS_NAMES[task]),
              "settings": asdict(s), "seed": seed}, indent=2) + "\n")
     result = {
         "task": task,
@@ -365,7 +428,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--epochs", type=int, default=None, help="passes over the training set (default: per task)")
     a("--lr", type=float, default=None, help="peak learning rate (default: per task)")
     a("--batch-size", type=int, default=None)
-    a("--pooling", choices=("mean", "cls"), default=None, help="mean of the token vectors (default) or [CLS]")
+    a("--pooling", choices=("mean", "cls", "flatten"), default=None,
+      help="mean of the token vectors, [CLS], or flatten (position-aware) (default: per task)")
+    a("--encoder-dropout", type=float, default=None, help="dropout inside the encoder while fine-tuning (default 0.1)")
     a("--layer-decay", type=float, default=None, help="layer-wise learning-rate factor (default 0.8)")
     a("--rc-augment", action=argparse.BooleanOptionalAction, default=None,
       help="also train on the reverse complements")
@@ -382,7 +447,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> FinetuneSettings:
     """The task's :data:`DEFAULTS`, overridden by the options given on the command line."""
     s = DEFAULTS[args.task, "frozen" if args.freeze_encoder else "full"]
-    changes = {name: getattr(args, name) for name in ("epochs", "lr", "batch_size", "pooling", "layer_decay", "rc_augment")
+    changes = {name: getattr(args, name) for name in ("epochs", "lr", "batch_size", "pooling", "layer_decay", "rc_augment", "encoder_dropout")
                if getattr(args, name) is not None}
     return replace(s, **changes)
 
