@@ -14,7 +14,6 @@ import math
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
 NEG_INF = float("-inf")
 

@@ -18,7 +18,6 @@ import html
 import math
 import os
 import signal
-import sys
 import sysconfig
 import threading
 import time
