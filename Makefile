@@ -49,15 +49,13 @@ ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 
 release: $(STAMP)
 	@test -n "$(ASSIGNMENTS)" || { echo "no assignment in solutions/"; exit 1; }
-	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
+	$(BIN)/python -m cs502_lib.course release
 
 autograde: $(STAMP)
-	@test -d submitted || { echo "nothing to grade: put submissions in submitted/<student>/<assignment>/ (see README)"; exit 1; }
-	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader autograde "$$a" --force || exit 1; done
+	$(BIN)/python -m cs502_lib.course autograde
 
 feedback: $(STAMP)
-	@test -d autograded || { echo "nothing graded yet: run make autograde first"; exit 1; }
-	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_feedback "$$a" --force || exit 1; done
+	$(BIN)/python -m cs502_lib.course feedback
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

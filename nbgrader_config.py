@@ -20,12 +20,22 @@ c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_root, "gradebook.db")
 c.Exchange.root = os.path.join(_root, "nbgrader_exchange")
-c.Exchange.course_id = "cs502-transformers"
 
-# A student's cell may run at most this long when autograding; an infinite loop
-# then costs that part only.
-c.ExecutePreprocessor.timeout = 120
+# A student's cell may run at most this long when autograding (nbgrader's Execute
+# preprocessor); the kernel is then interrupted and grading goes on, so an infinite
+# loop costs that part only. (The checks also stop student code after 10 s.)
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+c.ExecutePreprocessor.timeout = 60
 c.ExecutePreprocessor.interrupt_on_timeout = True
+
+# Feedback never shows hidden tests: their code becomes a placeholder and every error
+# shows its message only (the GradingError's "what failed and why"), never a traceback.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "cs502_lib.course.SanitizeFeedback",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError()",

@@ -1,0 +1,251 @@
+"""The instructor's workflow around nbgrader: release, autograde, feedback that leaks no hidden test.
+
+Run from the course folder (the repository root, where ``nbgrader_config.py`` is)::
+
+    python -m cs502_lib.course release   [ASSIGNMENT ...]   # solutions/ -> exercises/
+    python -m cs502_lib.course autograde [ASSIGNMENT ...]   # grade submitted/<student>/<assignment>/
+    python -m cs502_lib.course feedback  [ASSIGNMENT ...]   # autograded/ -> feedback/ (HTML)
+
+``--root DIR`` runs in another course folder (nbgrader reads ``DIR/nbgrader_config.py``).
+
+* ``autograde`` adds every student found in ``submitted/`` to the gradebook first
+  (nbgrader refuses unknown students), records an assignment in the gradebook when a
+  fresh clone has only the committed release, and grades every submission again.
+  Grading runs on the devices chosen by ``CS502_GRADING_DEVICE`` (the kernels inherit it).
+* ``feedback`` writes nbgrader's feedback HTML through :class:`SanitizeFeedback`
+  (configured in ``nbgrader_config.py``): hidden tests appear as a placeholder and every
+  error shows its message only, never a traceback. It then scans the HTML it wrote for
+  any line of a hidden test and fails if it finds one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Unicode
+
+__all__ = [
+    "ASSIGNMENTS",
+    "SanitizeFeedback",
+    "hidden_test_lines",
+    "assignments_in",
+    "students_in",
+    "release",
+    "autograde",
+    "feedback",
+    "feedback_leaks",
+    "make_course",
+    "main",
+]
+
+#: The assignments of the course, in teaching order.
+ASSIGNMENTS = ("rnn_lstm", "attention", "positions_masks", "transformer", "dnabert")
+
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+_HIDDEN_RE = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*$", re.S | re.M)
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_STUDENT_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
+
+
+# --------------------------------------------------------------------------- feedback without leaks
+
+
+class SanitizeFeedback(Preprocessor):
+    """nbgrader feedback preprocessor: hide hidden-test code and reduce every error to its message.
+
+    Configure it in ``nbgrader_config.py`` between nbgrader's ``GetGrades`` and the CSS header::
+
+        c.GenerateFeedback.preprocessors = [
+            "nbgrader.preprocessors.GetGrades",
+            "cs502_lib.course.SanitizeFeedback",
+            "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        ]
+    """
+
+    placeholder = Unicode(
+        "# (hidden tests: their code is not shown; the message below says what they found)",
+        help="What replaces the code between the hidden-test markers.",
+    ).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if BEGIN_HIDDEN in cell.source:
+            cell.source = _HIDDEN_RE.sub(self.placeholder, cell.source)
+            if BEGIN_HIDDEN in cell.source:  # an unterminated region: hide everything after the marker
+                cell.source = cell.source.split(BEGIN_HIDDEN)[0] + self.placeholder
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                ename = output.get("ename", "Error")
+                evalue = _ANSI_RE.sub("", str(output.get("evalue", ""))).strip()
+                output["evalue"] = evalue
+                output["traceback"] = [f"{ename}: {evalue}" if evalue else ename]
+        return cell, resources
+
+
+def hidden_test_lines(notebook_path: str | os.PathLike, min_length: int = 16) -> list[str]:
+    """The distinctive lines (stripped, at least ``min_length`` characters) of a notebook's hidden tests."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    lines: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for region in _HIDDEN_RE.findall(cell.source):
+            for line in region.splitlines()[1:-1]:
+                line = line.strip()
+                if len(line) >= min_length and not line.startswith("#"):
+                    lines.append(line)
+    return lines
+
+
+def feedback_leaks(root: str | os.PathLike, assignment: str) -> list[tuple[str, str]]:
+    """``(html file, leaked line)`` for every hidden-test line found in the assignment's feedback HTML."""
+    root = Path(root)
+    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    lines = hidden_test_lines(source) if source.exists() else []
+    found = []
+    for page in sorted((root / "feedback").glob(f"*/{assignment}/*.html")):
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        found += [(str(page), line) for line in lines if line in text]
+        if BEGIN_HIDDEN in text:
+            found.append((str(page), BEGIN_HIDDEN))
+    return found
+
+
+# --------------------------------------------------------------------------- the course folder
+
+
+def assignments_in(root: str | os.PathLike) -> list[str]:
+    """The assignments with a source notebook ``solutions/<a>/<a>.ipynb``, in teaching order."""
+    root = Path(root)
+    found = [p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file()] \
+        if (root / "solutions").is_dir() else []
+    return [a for a in ASSIGNMENTS if a in found] + sorted(a for a in found if a not in ASSIGNMENTS)
+
+
+def students_in(root: str | os.PathLike) -> list[str]:
+    """The student ids found as folders of ``submitted/`` (nbgrader's submitted/<student>/<assignment>/)."""
+    sub = Path(root) / "submitted"
+    if not sub.is_dir():
+        return []
+    return sorted(p.name for p in sub.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _nbgrader(root: Path, *args: str, quiet: bool = False) -> None:
+    exe = Path(sys.executable).with_name("nbgrader")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
+    out = subprocess.run(cmd + list(args), cwd=root, capture_output=quiet, text=True)
+    if out.returncode:
+        if quiet:
+            sys.stderr.write(out.stdout + out.stderr)
+        raise SystemExit(f"nbgrader {' '.join(args)} failed (exit status {out.returncode})")
+
+
+def _gradebook(root: Path):
+    """nbgrader's Gradebook of the course at ``root`` (its db_url read from the course's config)."""
+    from nbgrader.api import Gradebook
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    url = config.CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+    course_id = config.CourseDirectory.get("course_id") or ""
+    return Gradebook(url, course_id=course_id)
+
+
+def release(root: str | os.PathLike = ".", names: list[str] | None = None) -> None:
+    """``nbgrader generate_assignment`` for each assignment: solutions/ -> exercises/ (and the gradebook)."""
+    root = Path(root).resolve()
+    for name in names or assignments_in(root):
+        _nbgrader(root, "generate_assignment", name, "--force")
+
+
+def autograde(root: str | os.PathLike = ".", names: list[str] | None = None) -> None:
+    """Add the students of ``submitted/`` to the gradebook, then autograde every submission."""
+    root = Path(root).resolve()
+    students = students_in(root)
+    if not students:
+        raise SystemExit(f"nothing to grade: put submissions in {root / 'submitted'}/<student>/<assignment>/")
+    bad = [s for s in students if not _STUDENT_RE.match(s)]
+    if bad:
+        raise SystemExit(f"unusable student folder names in submitted/: {bad} (letters, digits, _ . @ - only)")
+    names = names or [a for a in assignments_in(root) if any((root / "submitted" / s / a).is_dir() for s in students)]
+    with _gradebook(root) as gb:
+        known = {s.id for s in gb.students}
+        for student in students:
+            if student not in known:
+                gb.update_or_create_student(student)
+                print(f"added student {student} to the gradebook")
+        recorded = {a.name for a in gb.assignments if a.notebooks}
+    for name in names:
+        if name not in recorded:  # a fresh clone: the release is committed but the gradebook is new
+            print(f"recording {name} in the gradebook (nbgrader generate_assignment)")
+            _nbgrader(root, "generate_assignment", name, "--force", quiet=True)
+        _nbgrader(root, "autograde", name, "--force")
+
+
+def feedback(root: str | os.PathLike = ".", names: list[str] | None = None) -> None:
+    """``nbgrader generate_feedback`` (sanitized by the config), then check the HTML for hidden tests."""
+    root = Path(root).resolve()
+    graded = root / "autograded"
+    if not graded.is_dir():
+        raise SystemExit("nothing graded yet: run `make autograde` first")
+    names = names or [a for a in assignments_in(root) if any(graded.glob(f"*/{a}"))]
+    for name in names:
+        _nbgrader(root, "generate_feedback", name, "--force")
+        leaks = feedback_leaks(root, name)
+        if leaks:
+            raise SystemExit(
+                f"feedback of {name} shows hidden-test code ({leaks[0][1]!r} in {leaks[0][0]}); "
+                "is cs502_lib.course.SanitizeFeedback configured in nbgrader_config.py?"
+            )
+        print(f"feedback of {name}: {len(list((root / 'feedback').glob(f'*/{name}/*.html')))} page(s), no hidden test shown")
+
+
+def make_course(dest: str | os.PathLike, source_root: str | os.PathLike, names: list[str] | None = None,
+                *, config_extra: str = "") -> Path:
+    """A fresh course folder at ``dest``: the sources of ``names`` and the config of ``source_root``.
+
+    ``config_extra`` is appended to the copied ``nbgrader_config.py`` (tests use it for a
+    shorter cell timeout). Returns ``dest``.
+    """
+    dest, source_root = Path(dest), Path(source_root)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names or assignments_in(source_root):
+        shutil.copytree(source_root / "solutions" / name, dest / "solutions" / name, dirs_exist_ok=True)
+    config = (source_root / "nbgrader_config.py").read_text(encoding="utf-8")
+    (dest / "nbgrader_config.py").write_text(config + ("\n" + config_extra if config_extra else ""), encoding="utf-8")
+    return dest
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cs502_lib.course", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["release", "autograde", "feedback"])
+    parser.add_argument("assignments", nargs="*", help="assignments (default: all of solutions/)")
+    parser.add_argument("--root", default=".", help="the course folder (default: the current directory)")
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        parser.error(f"{root} has no nbgrader_config.py: run from the course folder or pass --root")
+    unknown = [a for a in args.assignments if a not in assignments_in(root)]
+    if unknown:
+        parser.error(f"unknown assignments {unknown}; known: {assignments_in(root)}")
+    {"release": release, "autograde": autograde, "feedback": feedback}[args.command](root, args.assignments or None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1367 @@
+"""Write the five nbgrader source notebooks solutions/<a>/<a>.ipynb (the single source of the assignments).
+
+Usage::
+
+    .venv/bin/python tools/make_assignments.py           # write every notebook
+    .venv/bin/python tools/make_assignments.py --check   # exit 1 if a committed notebook differs
+
+Edit the cells here, never the .ipynb (tests/test_assignments_source.py fails when they
+disagree), then run ``make release`` and commit solutions/ and exercises/ together.
+
+Each notebook: "How to check your work"; the motivation, linked to its chapter; per
+graded name, its instructions, one solution cell (``grade_id`` = the name), an
+autograded test cell that calls the matching ``cs502_lib.grading`` check through
+:func:`cs502_lib.testcell.grade`, and a cell of hidden tests (edge cases, extra points);
+one written question (graded by hand); a final part that puts the student's code to use.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = 3
+
+# --------------------------------------------------------------------------- cell builders
+
+
+def _nbg(**kw) -> dict:
+    meta = {"grade": False, "locked": False, "solution": False, "schema_version": SCHEMA, "task": False}
+    meta.update(kw)
+    return meta
+
+
+def md(src: str):
+    return nbformat.v4.new_markdown_cell(src.strip("\n"))
+
+
+def code(src: str):
+    return nbformat.v4.new_code_cell(src.strip("\n"))
+
+
+def readonly(gid: str, src: str, markdown: bool = False):
+    cell = md(src) if markdown else code(src)
+    cell.metadata["nbgrader"] = _nbg(grade_id=gid, locked=True)
+    cell["id"] = gid
+    return cell
+
+
+def solution(name: str, src: str):
+    cell = code(src)
+    cell.metadata["nbgrader"] = _nbg(grade_id=name, solution=True)
+    cell["id"] = name
+    return cell
+
+
+def test(gid: str, points: int, src: str):
+    cell = code(src)
+    cell.metadata["nbgrader"] = _nbg(grade_id=gid, grade=True, locked=True, points=points)
+    cell["id"] = gid
+    return cell
+
+
+def answer(gid: str, points: int, src: str):
+    cell = md(src)
+    cell.metadata["nbgrader"] = _nbg(grade_id=gid, grade=True, solution=True, points=points)
+    cell["id"] = gid
+    return cell
+
+
+def check_cell(name: str, points: int):
+    return test(f"test_{name}", points, f'''
+# Checks your {name} ({points} points). Run this cell after the one above: it shows a short
+# report, or a GradingError whose message says what is wrong and the likely cause.
+# (The checker is reloaded from disk here, so nothing in this notebook can change how it grades.)
+import importlib, cs502_lib.testcell
+importlib.reload(cs502_lib.testcell).grade("{name}", {name})
+''')
+
+
+def hidden_cell(name: str, points: int, about: str, body: str):
+    body = "\n".join(("    " + line) if line.strip() else "" for line in body.strip("\n").splitlines())
+    return test(f"hidden_{name}", points, f'''
+# Hidden tests of {name} ({points} point{"s" if points > 1 else ""}), run by the autograder after you
+# submit: {about}. Nothing to do here; the check above is your guide.
+### BEGIN HIDDEN TESTS
+import importlib, cs502_lib.testcell
+_tc = importlib.reload(cs502_lib.testcell)
+_tc.untouched()
+with _tc.time_limit(10, "the hidden tests of {name}"):
+{body}
+### END HIDDEN TESTS
+''')
+
+
+def how_to(title: str, chapter_links: str, points: str) -> list:
+    return [
+        md(f"# {title}\n\n{chapter_links}\n\n{points}"),
+        md('''
+## How to check your work
+
+* Write your code between the lines `# YOUR CODE HERE` and the next cell, replacing
+  `raise NotImplementedError()`. Keep the names and signatures as they are: the grader calls them.
+* **Run the test cell under each function** (Shift+Enter). It runs `cs502_lib.grading`'s check of
+  that function on many cases (on the CPU, on PyTorch's `meta` device to catch tensors created on the
+  wrong device, and on a GPU when there is one) and either shows a green report or a `GradingError`
+  whose message says which case failed, what was expected, what you returned, and the most likely cause.
+* Before you submit, restart the kernel and run all cells (*Kernel > Restart Kernel and Run All Cells*),
+  then press nbgrader's **Validate** button, or run `.venv/bin/nbgrader validate <this notebook>` in a terminal.
+* After you submit, the autograder runs the same checks, plus **hidden tests** of edge cases worth extra
+  points. The written question is graded by hand.
+* Do not edit the test cells (they are restored from the original when grading) and do not patch
+  `cs502_lib` or `torch`: a check that finds its code changed gives no points.
+'''),
+    ]
+
+
+def written(gid: str, points: int, question: str, model_answer: str) -> list:
+    return [
+        readonly(f"{gid}_question", f"### Written question ({points} points, graded by hand)\n\n{question.strip()}",
+                 markdown=True),
+        answer(gid, points, model_answer),
+    ]
+
+
+# --------------------------------------------------------------------------- assignment 1: rnn_lstm
+
+
+def rnn_lstm() -> list:
+    return [
+        *how_to(
+            "Assignment 1: RNN and LSTM cells",
+            "A recurrent network reads a sequence one element at a time and carries what it has seen in a hidden "
+            "state, $h_t = f(h_{t-1}, x_t)$, with the same weights at every step. Chapter 2 "
+            "([Recurrent neural networks](../../book/02_rnn.ipynb)) showed why this shares parameters across "
+            "positions and why its gradient vanishes over long distances; chapter 3 "
+            "([LSTMs](../../book/03_lstm.ipynb)) showed how gates and a cell state fix that. Here you write the "
+            "two cells yourself and then race them on a task that needs a long memory.",
+            "**Points:** `rnn_cell` 3 + 1 hidden, `lstm_cell` 4 + 1 hidden, written question 2 (total 11).",
+        ),
+        readonly("setup", '''
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cs502_lib
+
+torch.manual_seed(0)
+torch.set_num_threads(1)  # the models of this notebook are tiny: one thread is the fastest (and fair on a shared server)
+'''),
+        md(r'''
+## Part 1: the vanilla RNN cell
+
+Write `rnn_cell(x, h, W_xh, W_hh, b_h)`, one step of a vanilla RNN for a whole batch:
+
+$$h_{\text{new}} = \tanh(x W_{xh} + h W_{hh} + b_h)$$
+
+| argument | shape | meaning |
+|---|---|---|
+| `x` | (B, D) | the inputs of this time step, one row per sequence of the batch |
+| `h` | (B, H) | the previous hidden states |
+| `W_xh` | (D, H) | input-to-hidden weights |
+| `W_hh` | (H, H) | hidden-to-hidden weights |
+| `b_h` | (H,) | bias |
+
+Return `h_new` of shape (B, H). Use tensor operations only (no loop over the batch, no `nn.RNN`/`nn.RNNCell`:
+the grader refuses PyTorch's built-in recurrent layers), and do not modify `h` in place: the same state is
+reused when the network is unrolled and differentiated through time.
+'''),
+        solution("rnn_cell", '''
+def rnn_cell(x, h, W_xh, W_hh, b_h):
+    """One step of a vanilla RNN: tanh(x @ W_xh + h @ W_hh + b_h), (B, D), (B, H) -> (B, H)."""
+    ### BEGIN SOLUTION
+    return torch.tanh(x @ W_xh + h @ W_hh + b_h)
+    ### END SOLUTION
+'''),
+        check_cell("rnn_cell", 3),
+        hidden_cell("rnn_cell", 1, "a 60-step unroll in float64, a batch of one, gradients to every weight", '''
+g = torch.Generator().manual_seed(502)
+B, D, H = 3, 5, 7
+W_xh = torch.randn(D, H, generator=g, dtype=torch.float64) * 0.5
+W_hh = torch.randn(H, H, generator=g, dtype=torch.float64) / H**0.5
+b_h = torch.randn(H, generator=g, dtype=torch.float64) * 0.1
+h_you = h_ref = torch.zeros(B, H, dtype=torch.float64)
+for t in range(60):
+    x = torch.randn(B, D, generator=g, dtype=torch.float64)
+    h_you = rnn_cell(x, h_you, W_xh, W_hh, b_h)
+    h_ref = torch.tanh(x @ W_xh + h_ref @ W_hh + b_h)
+assert tuple(h_you.shape) == (B, H), f"rnn_cell: after 60 steps the state has shape {tuple(h_you.shape)}, expected {(B, H)}"
+assert h_you.dtype == torch.float64, "rnn_cell: float64 inputs must give a float64 state (no .float() inside)"
+assert torch.allclose(h_you, h_ref, atol=1e-10), "rnn_cell: unrolled over 60 steps in float64, the state drifts from tanh(x W_xh + h W_hh + b_h)"
+one = rnn_cell(x[:1], h_ref[:1], W_xh, W_hh, b_h)
+assert tuple(one.shape) == (1, H), "rnn_cell: a batch of one sequence must give shape (1, H)"
+params = [W.detach().clone().requires_grad_() for W in (W_xh, W_hh, b_h)]
+rnn_cell(x, h_ref, *params).sum().backward()
+assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params), "rnn_cell: the gradient does not reach W_xh, W_hh and b_h"
+'''),
+        md(r'''
+## Part 2: the LSTM cell
+
+Write `lstm_cell(x, h, c, W_x, W_h, b)`, one step of an LSTM for a whole batch. The four gates are computed
+by one matrix product each for the input and the state, then split into **four chunks of H columns in the
+order i, f, g, o** (PyTorch's order):
+
+$$[\,a_i \mid a_f \mid a_g \mid a_o\,] = x W_x + h W_h + b, \qquad
+i = \sigma(a_i),\; f = \sigma(a_f),\; g = \tanh(a_g),\; o = \sigma(a_o)$$
+
+$$c_{\text{new}} = f \odot c + i \odot g, \qquad h_{\text{new}} = o \odot \tanh(c_{\text{new}})$$
+
+| argument | shape | meaning |
+|---|---|---|
+| `x` | (B, D) | inputs of this step |
+| `h`, `c` | (B, H) each | previous hidden state and cell state |
+| `W_x` | (D, 4H) | input weights of the four gates, side by side |
+| `W_h` | (H, 4H) | state weights of the four gates |
+| `b` | (4H,) | biases of the four gates |
+
+Return the tuple `(h_new, c_new)`, both (B, H). `nn.LSTM`/`nn.LSTMCell` are refused by the grader.
+'''),
+        solution("lstm_cell", '''
+def lstm_cell(x, h, c, W_x, W_h, b):
+    """One LSTM step; gates in the order i, f, g, o. Returns (h_new, c_new), each (B, H)."""
+    ### BEGIN SOLUTION
+    hidden = h.shape[-1]
+    gates = x @ W_x + h @ W_h + b
+    i = torch.sigmoid(gates[:, 0 * hidden:1 * hidden])
+    f = torch.sigmoid(gates[:, 1 * hidden:2 * hidden])
+    g = torch.tanh(gates[:, 2 * hidden:3 * hidden])
+    o = torch.sigmoid(gates[:, 3 * hidden:4 * hidden])
+    c_new = f * c + i * g
+    h_new = o * torch.tanh(c_new)
+    return h_new, c_new
+    ### END SOLUTION
+'''),
+        check_cell("lstm_cell", 4),
+        hidden_cell("lstm_cell", 1, "30 steps against PyTorch's nn.LSTMCell with the same weights, a batch of one", '''
+g = torch.Generator().manual_seed(503)
+B, D, H = 4, 3, 6
+W_x = torch.randn(D, 4 * H, generator=g, dtype=torch.float64) * 0.5
+W_h = torch.randn(H, 4 * H, generator=g, dtype=torch.float64) * 0.5
+b = torch.randn(4 * H, generator=g, dtype=torch.float64) * 0.5
+torch_cell = nn.LSTMCell(D, H).double()
+with torch.no_grad():
+    torch_cell.weight_ih.copy_(W_x.T)
+    torch_cell.weight_hh.copy_(W_h.T)
+    torch_cell.bias_ih.copy_(b)
+    torch_cell.bias_hh.zero_()
+h = c = h_ref = c_ref = torch.zeros(B, H, dtype=torch.float64)
+with torch.no_grad():
+    for t in range(30):
+        x = torch.randn(B, D, generator=g, dtype=torch.float64)
+        out = lstm_cell(x, h, c, W_x, W_h, b)
+        assert isinstance(out, tuple) and len(out) == 2, "lstm_cell must return the tuple (h_new, c_new)"
+        h, c = out
+        h_ref, c_ref = torch_cell(x, (h_ref, c_ref))
+assert torch.allclose(h, h_ref, atol=1e-10) and torch.allclose(c, c_ref, atol=1e-10), "lstm_cell: over 30 steps, (h, c) differ from PyTorch's nn.LSTMCell with the same weights (gate order i, f, g, o?)"
+h1, c1 = lstm_cell(x[:1], h_ref[:1], c_ref[:1], W_x, W_h, b)
+assert tuple(h1.shape) == (1, H) and tuple(c1.shape) == (1, H), "lstm_cell: a batch of one must give (1, H) states"
+'''),
+        *written("why_lstm", 2, r'''
+In Part 3 below (and in chapter 3) the LSTM remembers the first input over many steps while the vanilla RNN
+does not. Explain **why**, in terms of the gradient that flows back through time: what multiplies the
+gradient at every step in the RNN, and what path does the LSTM's cell state offer instead? (4-6 sentences.)
+''', r'''
+In the RNN the gradient of $h_T$ with respect to $h_t$ is a product of $T-t$ Jacobians
+$\operatorname{diag}(1-h^2) W_{hh}^\top$; with $|\tanh'| \le 1$ and a typical $W_{hh}$ the product shrinks
+(or grows) geometrically, so after a few dozen steps the first input has no usable influence on the loss.
+The LSTM's cell state is updated additively, $c_t = f_t \odot c_{t-1} + i_t \odot g_t$, so
+$\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$: no weight matrix and no squashing non-linearity
+on that path. When the forget gate stays near 1 the gradient passes almost unchanged over many steps (the
+"constant error carousel"), and the gates learn when to write, keep and read the memory.
+'''),
+        md(r'''
+## Part 3: your cells at work
+
+A task that needs a memory: each sequence is T = 20 random numbers, and the label is whether the **first** one
+was positive, so the networks must carry one bit through 19 distracting steps. Both networks below are built from
+*your* cells (unrolled over time with a Python loop) and trained for the same 150 steps of Adam. Run it, then try
+`T = 50`: the vanilla RNN's gradient from the last step back to the first is a product of T Jacobians and shrinks
+with T, while the LSTM's cell state offers a path without that product. With one seed and 150 steps the outcome
+of a single run is noisy; chapter 3 runs the careful experiment over seeds and lengths.
+'''),
+        code('''
+T, H, STEPS = 20, 16, 150
+
+
+def make_batch(n, generator):
+    x = torch.randn(n, T, 1, generator=generator)
+    return x, (x[:, 0, 0] > 0).long()
+
+
+def train_recurrent(kind, seed=0):
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    width = H if kind == "rnn" else 4 * H
+    W_x = nn.Parameter(torch.randn(1, width) * 0.5)
+    W_h = nn.Parameter(torch.randn(H, width) / H**0.5)
+    b = nn.Parameter(torch.zeros(width))
+    if kind == "lstm":
+        with torch.no_grad():
+            b[H:2 * H] = 1.0  # forget gate open at the start: remember by default
+    head = nn.Linear(H, 2)
+    opt = torch.optim.Adam([W_x, W_h, b, *head.parameters()], lr=1e-2)
+
+    def run(x):
+        h = torch.zeros(len(x), H)
+        c = torch.zeros(len(x), H)
+        for t in range(T):
+            if kind == "rnn":
+                h = rnn_cell(x[:, t], h, W_x, W_h, b)
+            else:
+                h, c = lstm_cell(x[:, t], h, c, W_x, W_h, b)
+        return head(h)
+
+    for step in range(STEPS):
+        x, y = make_batch(64, g)
+        loss = F.cross_entropy(run(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        x, y = make_batch(1000, g)
+        return (run(x).argmax(-1) == y).float().mean().item()
+
+
+for kind in ("rnn", "lstm"):
+    print(f"{kind:>4}: accuracy {train_recurrent(kind):.1%} on 1000 new sequences (chance: 50%)")
+'''),
+    ]
+
+
+# --------------------------------------------------------------------------- assignment 2: attention
+
+
+def attention() -> list:
+    return [
+        *how_to(
+            "Assignment 2: scaled dot-product and multi-head attention",
+            "Attention lets every position of a sequence look at every other one in a single step: queries are "
+            "compared with keys, the scores become weights by a softmax, and the output is the weighted average "
+            "of the values. Chapter 4 ([Self-attention](../../book/04_self_attention.ipynb)) derived "
+            "$\\operatorname{softmax}(QK^\\top/\\sqrt{d_k})\\,V$ and measured why the $\\sqrt{d_k}$ is there; "
+            "chapter 5 ([Multi-head attention](../../book/05_multi_head_attention.ipynb)) split the model width "
+            "into heads that attend independently. Here you write both, then train a small model with your "
+            "multi-head attention.",
+            "**Points:** `scaled_dot_product_attention` 4 + 1 hidden, `MultiHeadAttention` 5 + 1 hidden, "
+            "written question 2 (total 13).",
+        ),
+        readonly("setup", '''
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cs502_lib
+
+torch.manual_seed(0)
+torch.set_num_threads(1)  # the models of this notebook are tiny: one thread is the fastest (and fair on a shared server)
+'''),
+        md(r'''
+## Part 1: scaled dot-product attention
+
+Write `scaled_dot_product_attention(q, k, v, mask=None)` returning `(out, weights)`:
+
+$$\text{weights} = \operatorname{softmax}\!\Big(\frac{q k^\top}{\sqrt{d_k}}\Big), \qquad \text{out} = \text{weights}\; v$$
+
+| argument | shape | meaning |
+|---|---|---|
+| `q` | (..., Lq, d_k) | queries; `...` is any number of batch dimensions (batch, heads, ...) |
+| `k` | (..., Lk, d_k) | keys |
+| `v` | (..., Lk, d_v) | values ($d_v$ may differ from $d_k$) |
+| `mask` | broadcastable to (..., Lq, Lk), `torch.bool` | **True = may attend**; a False entry gets weight exactly 0 |
+
+`weights` has shape (..., Lq, Lk) (the softmax runs over the **last** dimension, the keys; each row sums to 1)
+and `out` has shape (..., Lq, d_v). Hints: `k.transpose(-2, -1)` transposes the last two dimensions whatever
+the batch dimensions are; `scores.masked_fill(~mask, float("-inf"))` hides keys before the softmax.
+`torch.nn.functional.scaled_dot_product_attention` is refused by the grader: write it from matrix products.
+'''),
+        solution("scaled_dot_product_attention", '''
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """softmax(q k^T / sqrt(d_k)) v; returns (out (..., Lq, d_v), weights (..., Lq, Lk)). mask: True = attend."""
+    ### BEGIN SOLUTION
+    d_k = q.shape[-1]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+    ### END SOLUTION
+'''),
+        check_cell("scaled_dot_product_attention", 4),
+        hidden_cell("scaled_dot_product_attention", 1,
+                    "several batch dimensions, d_v != d_k, a mask shared by the batch, large d_k", '''
+g = torch.Generator().manual_seed(504)
+q = torch.randn(2, 3, 4, 5, 16, generator=g, dtype=torch.float64)
+k = torch.randn(2, 3, 4, 7, 16, generator=g, dtype=torch.float64)
+v = torch.randn(2, 3, 4, 7, 9, generator=g, dtype=torch.float64)
+mask = torch.rand(5, 7, generator=g) > 0.4
+mask[:, 0] = True  # every query keeps at least one key
+out, w = scaled_dot_product_attention(q, k, v, mask)
+assert tuple(out.shape) == (2, 3, 4, 5, 9) and tuple(w.shape) == (2, 3, 4, 5, 7), f"scaled_dot_product_attention: with three batch dimensions and d_v=9 the shapes are {tuple(out.shape)} and {tuple(w.shape)}, expected (2, 3, 4, 5, 9) and (2, 3, 4, 5, 7)"
+scores = (q @ k.transpose(-2, -1) / 4.0).masked_fill(~mask, float("-inf"))
+w_ref = scores.softmax(-1)
+assert torch.allclose(w, w_ref, atol=1e-10) and torch.allclose(out, w_ref @ v, atol=1e-10), "scaled_dot_product_attention: wrong values with several batch dimensions and a (Lq, Lk) mask"
+assert bool((w[..., ~mask] == 0).all()), "scaled_dot_product_attention: masked keys must get a weight of exactly 0"
+big_q = torch.randn(2, 6, 512, generator=g) * 4
+out, w = scaled_dot_product_attention(big_q, big_q, big_q)
+assert bool(torch.isfinite(out).all()) and torch.allclose(w.sum(-1), torch.ones(2, 6), atol=1e-5), "scaled_dot_product_attention: with d_k=512 and large values the result is not finite or its rows do not sum to 1"
+'''),
+        md(r'''
+## Part 2: multi-head attention
+
+Write the class `MultiHeadAttention(d_model, num_heads)`, an `nn.Module`:
+
+* `__init__` raises `ValueError` when `d_model % num_heads != 0`, sets $d_k$ = `d_model // num_heads`, and creates
+  four projections **with these names**, each `nn.Linear(d_model, d_model)` with a bias:
+  `self.w_q`, `self.w_k`, `self.w_v` (queries, keys, values) and `self.w_o` (output). The grader loads its
+  weights into them by name.
+* `forward(query, key, value, mask=None)` returns `(out, weights)`:
+  1. project: `Q = self.w_q(query)` (B, Lq, d_model), `K = self.w_k(key)`, `V = self.w_v(value)` (B, Lk, d_model);
+  2. split the features into heads: head $h$ uses the slice `[h*d_k:(h+1)*d_k]`; reshape to
+     (B, num_heads, L, d_k) with `.view(B, L, num_heads, d_k).transpose(1, 2)`;
+  3. attend in all heads at once: `scaled_dot_product_attention(Q, K, V, mask)` with `mask` broadcastable to
+     (B, num_heads, Lq, Lk) (for example (Lq, Lk) or (B, 1, 1, Lk));
+  4. concatenate the heads back to (B, Lq, d_model) and apply `self.w_o`.
+
+  `out` is (B, Lq, d_model) and `weights` (B, num_heads, Lq, Lk).
+
+You may use **`cs502_lib.scaled_dot_product_attention`** for step 3 (it is graded on its own, in Part 1), or your
+own from Part 1 (then a mistake there also costs you this part). `nn.MultiheadAttention` is refused by the grader.
+'''),
+        solution("MultiHeadAttention", '''
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with projections w_q, w_k, w_v, w_o (each nn.Linear(d_model, d_model))."""
+
+    def __init__(self, d_model, num_heads):
+        super().__init__()
+        ### BEGIN SOLUTION
+        if d_model % num_heads != 0:
+            raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.d_k = d_model // num_heads
+        self.w_q = nn.Linear(d_model, d_model)
+        self.w_k = nn.Linear(d_model, d_model)
+        self.w_v = nn.Linear(d_model, d_model)
+        self.w_o = nn.Linear(d_model, d_model)
+        ### END SOLUTION
+
+    def forward(self, query, key, value, mask=None):
+        """query (B, Lq, d_model), key/value (B, Lk, d_model) -> (out (B, Lq, d_model), weights (B, h, Lq, Lk))."""
+        ### BEGIN SOLUTION
+        batch = query.shape[0]
+
+        def heads(x):
+            return x.reshape(batch, x.shape[1], self.num_heads, self.d_k).transpose(1, 2)
+
+        q, k, v = heads(self.w_q(query)), heads(self.w_k(key)), heads(self.w_v(value))
+        out, weights = cs502_lib.scaled_dot_product_attention(q, k, v, mask)
+        out = out.transpose(1, 2).reshape(batch, query.shape[1], self.d_model)
+        return self.w_o(out), weights
+        ### END SOLUTION
+'''),
+        check_cell("MultiHeadAttention", 5),
+        hidden_cell("MultiHeadAttention", 1,
+                    "agreement with PyTorch's nn.MultiheadAttention, ValueError, gradients to all projections", '''
+try:
+    MultiHeadAttention(10, 3)
+except ValueError:
+    pass
+else:
+    raise AssertionError("MultiHeadAttention(10, 3) must raise ValueError (10 is not divisible by 3)")
+torch.manual_seed(505)
+ours = MultiHeadAttention(12, 3).double()
+theirs = nn.MultiheadAttention(12, 3, batch_first=True).double()
+with torch.no_grad():
+    theirs.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
+    theirs.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
+    theirs.out_proj.weight.copy_(ours.w_o.weight)
+    theirs.out_proj.bias.copy_(ours.w_o.bias)
+x = torch.randn(2, 5, 12, dtype=torch.float64)
+mem = torch.randn(2, 8, 12, dtype=torch.float64)
+keep = torch.ones(2, 8, dtype=torch.bool)
+keep[1, 6:] = False
+out, w = ours(x, mem, mem, keep[:, None, None, :])
+ref, w_ref = theirs(x, mem, mem, key_padding_mask=~keep, average_attn_weights=False)
+assert torch.allclose(out, ref, atol=1e-10) and torch.allclose(w, w_ref, atol=1e-10), "MultiHeadAttention: cross-attention with a key padding mask differs from nn.MultiheadAttention with the same weights"
+out.sum().backward()
+missing = [n for n, p in ours.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
+assert not missing, f"MultiHeadAttention: no gradient reaches {missing}"
+'''),
+        *written("why_sqrt_dk", 2, r'''
+Why are the scores divided by $\sqrt{d_k}$ before the softmax? Say what happens to the scores' spread as $d_k$
+grows when the entries of $q$ and $k$ have unit variance, what that does to the softmax, and why that hurts
+training. (3-5 sentences.)
+''', r'''
+For $q, k$ with independent zero-mean unit-variance entries, $q \cdot k = \sum_{i=1}^{d_k} q_i k_i$ has variance
+$d_k$, so the scores' standard deviation grows like $\sqrt{d_k}$. Large scores push the softmax into saturation:
+nearly all the weight goes to the largest score (almost one-hot), and the softmax's gradient, which is
+$\operatorname{diag}(w) - w w^\top$, becomes nearly zero, so the queries and keys barely learn. Dividing by
+$\sqrt{d_k}$ brings the scores back to unit variance whatever the head width, keeping the softmax in its
+sensitive range.
+'''),
+        md(r'''
+## Part 3: your attention at work
+
+A task only attention solves in one layer: in a sequence of 8 digits, every position must output the
+**largest digit of the whole sequence**. The model is an embedding, *your* `MultiHeadAttention` (self-attention,
+4 heads) and a linear read-out, trained for 200 steps. Then the attention weights of one head show where the
+model looks.
+'''),
+        code('''
+torch.manual_seed(0)
+L, VOCAB, D_MODEL = 8, 10, 32
+
+
+class MaxModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, D_MODEL)
+        self.attn = MultiHeadAttention(D_MODEL, 4)
+        self.out = nn.Linear(2 * D_MODEL, VOCAB)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        y, weights = self.attn(x, x, x)
+        return self.out(torch.cat([x, y], dim=-1)), weights
+
+
+model = MaxModel()
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(200):
+    tokens = torch.randint(0, VOCAB, (64, L))
+    target = tokens.max(dim=1, keepdim=True).values.expand(-1, L)
+    logits, _ = model(tokens)
+    loss = F.cross_entropy(logits.reshape(-1, VOCAB), target.reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if step % 50 == 0 or step == 199:
+        print(f"step {step:3d}  loss {loss.item():.3f}")
+
+with torch.no_grad():
+    tokens = torch.randint(0, VOCAB, (1000, L))
+    logits, weights = model(tokens)
+    acc = (logits.argmax(-1) == tokens.max(dim=1, keepdim=True).values).float().mean().item()
+print(f"accuracy on 1000 new sequences: {acc:.1%} (a constant guess of 9 scores about 57%)")
+print("sequence:", tokens[0].tolist())
+print("head 0, weights of query 0 over the keys:", [round(w, 2) for w in weights[0, 0, 0].tolist()])
+'''),
+    ]
+
+
+# --------------------------------------------------------------------------- assignment 3: positions_masks
+
+
+def positions_masks() -> list:
+    return [
+        *how_to(
+            "Assignment 3: positional encoding and masks",
+            "Attention compares every position with every other, but it does not know **where** they are: shuffle "
+            "the inputs and the outputs are shuffled the same way. Chapter 6 "
+            "([Positional encoding](../../book/06_positional_encoding.ipynb)) added sinusoids of geometric "
+            "frequencies to the embeddings to give each position a signature; chapter 8 "
+            "([The decoder](../../book/08_decoder.ipynb)) used masks to stop a position from looking at the "
+            "future (causal mask) or at padding (padding mask). Here you write the three, then check with a tiny "
+            "language model that your masks really hide what they must.",
+            "**Points:** `sinusoidal_positional_encoding` 3 + 1 hidden, `causal_mask` 2 + 1 hidden, "
+            "`padding_mask` 2 + 1 hidden, written question 2 (total 12).",
+        ),
+        readonly("setup", '''
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cs502_lib
+
+torch.manual_seed(0)
+torch.set_num_threads(1)  # the models of this notebook are tiny: one thread is the fastest (and fair on a shared server)
+'''),
+        md(r'''
+## Part 1: sinusoidal positional encoding
+
+Write `sinusoidal_positional_encoding(max_len, d_model)` returning a float32 tensor `PE` of shape
+(max_len, d_model) with, for position $p$ and $i = 0, 1, \dots, d_{\text{model}}/2 - 1$,
+
+$$PE[p, 2i] = \sin\!\Big(\frac{p}{10000^{2i/d_{\text{model}}}}\Big), \qquad
+PE[p, 2i+1] = \cos\!\Big(\frac{p}{10000^{2i/d_{\text{model}}}}\Big)$$
+
+(sines in the even columns, cosines in the odd ones, interleaved as in Vaswani et al. 2017). Positions start
+at 0. Raise `ValueError` when `d_model` is odd. Build it with tensor operations (`torch.arange`, broadcasting,
+slicing with a step of 2), not a Python loop over positions.
+'''),
+        solution("sinusoidal_positional_encoding", '''
+def sinusoidal_positional_encoding(max_len, d_model):
+    """PE (max_len, d_model), float32: sin in the even columns, cos in the odd ones."""
+    ### BEGIN SOLUTION
+    if d_model % 2 != 0:
+        raise ValueError(f"d_model must be even (sin and cos come in pairs), got {d_model}")
+    position = torch.arange(max_len, dtype=torch.float64)[:, None]
+    rates = 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    angles = position * rates
+    pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1)
+    return pe.reshape(max_len, d_model).float()
+    ### END SOLUTION
+'''),
+        check_cell("sinusoidal_positional_encoding", 3),
+        hidden_cell("sinusoidal_positional_encoding", 1,
+                    "a long table (5000 x 512), rows of constant norm, the shift by k as a rotation", '''
+pe = sinusoidal_positional_encoding(5000, 512)
+assert tuple(pe.shape) == (5000, 512) and pe.dtype == torch.float32, "sinusoidal_positional_encoding(5000, 512) must be a float32 (5000, 512) tensor"
+p = torch.arange(5000, dtype=torch.float64)[:, None]
+angles = p / 10000.0 ** (torch.arange(0, 512, 2, dtype=torch.float64) / 512)
+assert torch.allclose(pe[:, 0::2].double(), angles.sin(), atol=2e-3) and torch.allclose(pe[:, 1::2].double(), angles.cos(), atol=2e-3), "sinusoidal_positional_encoding: values are off for far positions (up to 4999)"
+norms = pe.double().norm(dim=1)
+assert torch.allclose(norms, torch.full_like(norms, 16.0), atol=1e-3), "sinusoidal_positional_encoding: every row must have norm sqrt(d_model / 2) (sin^2 + cos^2 = 1 per pair)"
+small = sinusoidal_positional_encoding(40, 8).double()
+theta = 7 / 10000.0 ** (torch.arange(0, 8, 2, dtype=torch.float64) / 8)
+sin_k, cos_k = theta.sin(), theta.cos()
+s, c = small[:-7, 0::2], small[:-7, 1::2]
+shifted = torch.stack([s * cos_k + c * sin_k, c * cos_k - s * sin_k], dim=-1).reshape(33, 8)
+assert torch.allclose(small[7:], shifted, atol=1e-5), "sinusoidal_positional_encoding: PE[p + 7] is not a rotation of PE[p] pair by pair"
+'''),
+        md(r'''
+## Part 2: the causal mask
+
+Write `causal_mask(n, device=None)` returning a `torch.bool` tensor of shape (n, n) with **True at [i, j] if and
+only if j <= i**: query position i may attend to itself and to the positions before it, never to later ones.
+Create it directly on `device` (`None` means the CPU): pass `device=device` to the tensor you create, rather than
+building it on the CPU and moving it.
+'''),
+        solution("causal_mask", '''
+def causal_mask(n, device=None):
+    """BoolTensor (n, n), True at [i, j] iff j <= i, created on `device`."""
+    ### BEGIN SOLUTION
+    position = torch.arange(n, device=device)
+    return position[None, :] <= position[:, None]
+    ### END SOLUTION
+'''),
+        check_cell("causal_mask", 2),
+        hidden_cell("causal_mask", 1, "n = 1, a large n, the meta device", '''
+one = causal_mask(1)
+assert one.dtype == torch.bool and one.tolist() == [[True]], "causal_mask(1) must be [[True]]"
+big = causal_mask(300)
+assert int(big.sum()) == 300 * 301 // 2 and bool(big.diagonal().all()), "causal_mask(300): wrong number of True entries or a False diagonal"
+assert not bool(big.triu(1).any()), "causal_mask(300): a position may not attend to a later one"
+meta = causal_mask(6, device=torch.device("meta"))
+assert meta.device.type == "meta" and tuple(meta.shape) == (6, 6) and meta.dtype == torch.bool, "causal_mask(6, device=meta) must be created on the meta device"
+'''),
+        md(r'''
+## Part 3: the padding mask
+
+Sequences of a batch have different lengths and are padded to a common `max_len`. Write
+`padding_mask(lengths, max_len)`: `lengths` is an integer tensor of shape (B,) (the number of real tokens of each
+sequence), the result a `torch.bool` tensor of shape (B, max_len) with **True where position < length** (a real
+token). Put the result on the device of `lengths`. No Python loop over the batch: compare a row of positions with
+a column of lengths (broadcasting).
+'''),
+        solution("padding_mask", '''
+def padding_mask(lengths, max_len):
+    """BoolTensor (B, max_len), True where position < lengths[b], on lengths' device."""
+    ### BEGIN SOLUTION
+    position = torch.arange(max_len, device=lengths.device)
+    return position[None, :] < lengths[:, None]
+    ### END SOLUTION
+'''),
+        check_cell("padding_mask", 2),
+        hidden_cell("padding_mask", 1, "int32 and int64 lengths, a batch of 100, lengths left unchanged", '''
+g = torch.Generator().manual_seed(506)
+lengths = torch.randint(0, 21, (100,), generator=g)
+before = lengths.clone()
+m = padding_mask(lengths, 20)
+assert m.dtype == torch.bool and tuple(m.shape) == (100, 20), "padding_mask: wrong dtype or shape for a batch of 100"
+assert torch.equal(m.sum(1), lengths.clamp(max=20)) and torch.equal(lengths, before), "padding_mask: each row must hold exactly `length` True values (and lengths must not be modified)"
+assert torch.equal(padding_mask(lengths.int(), 20), m), "padding_mask: int32 lengths must give the same mask"
+assert bool(m[:, 0].eq(lengths > 0).all()), "padding_mask: position 0 is a real token whenever the length is positive"
+'''),
+        *written("why_positions", 2, r'''
+Without a positional encoding, what does a Transformer encoder compute when you permute its input tokens, and why
+is that a problem for DNA (give an example)? Why are sinusoids of **many** frequencies used rather than a single
+one? (4-6 sentences.)
+''', r'''
+Self-attention, the feed-forward layer and layer normalization treat positions identically, so an encoder without
+positions is permutation-equivariant: permuting the input tokens just permutes the outputs, and a pooled output is
+unchanged. It sees a bag of tokens. For DNA order is everything: `TATAAT` in a promoter and a shuffle of the same
+bases are different signals, and a codon's meaning depends on its reading frame. A single sinusoid repeats after
+one period, so distant positions would get the same code; geometric frequencies from $2\pi$ to $10000 \cdot 2\pi$
+give every position a unique signature (like the digits of a clock) while nearby positions stay similar, and
+$PE[p+k]$ is a fixed rotation of $PE[p]$, so relative offsets are easy to express with dot products.
+'''),
+        md(r'''
+## Part 4: your encoding and masks at work
+
+A tiny decoder-only language model over DNA, built from `cs502_lib.MultiHeadAttention` (graded in assignment 2)
+with *your* positional encoding, causal mask and padding mask. First the masks are tested by behaviour: changing
+the **future** or the **padding** must not change the outputs of earlier, real positions. Then the model learns
+to continue periodic sequences such as `ACGACGACG...` (next-token prediction), which needs both the content of
+the previous tokens and their order.
+'''),
+        code('''
+torch.manual_seed(0)
+BASES, D_MODEL, L = "ACGT", 32, 16
+
+
+class TinyCausalLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(5, D_MODEL)  # A, C, G, T and 4 = padding
+        self.register_buffer("pe", sinusoidal_positional_encoding(64, D_MODEL))
+        self.attn = cs502_lib.MultiHeadAttention(D_MODEL, 4)
+        self.out = nn.Linear(D_MODEL, 4)
+
+    def forward(self, tokens, lengths):
+        x = self.embed(tokens) + self.pe[: tokens.shape[1]]
+        n = tokens.shape[1]
+        mask = causal_mask(n, device=tokens.device)[None, None] & padding_mask(lengths, n)[:, None, None, :]
+        y, _ = self.attn(x, x, x, mask)
+        return self.out(x + y)
+
+
+model = TinyCausalLM()
+tokens = torch.randint(0, 4, (2, L))
+lengths = torch.tensor([L, 10])
+with torch.no_grad():
+    before = model(tokens, lengths)
+    changed = tokens.clone()
+    changed[0, 12:] = (changed[0, 12:] + 1) % 4  # the future of position 11 in row 0
+    changed[1, 10:] = 4                          # the padding of row 1
+    after = model(changed, lengths)
+print("outputs before the change of the future unchanged:", torch.allclose(before[0, :12], after[0, :12], atol=1e-6))
+print("real tokens unchanged when the padding changes:  ", torch.allclose(before[1, :10], after[1, :10], atol=1e-6))
+
+
+def periodic_batch(n):
+    period = torch.randint(2, 5, (n, 1))
+    motif = torch.randint(0, 4, (n, 4))
+    pos = torch.arange(L + 1)[None, :] % period
+    seq = torch.gather(motif, 1, pos)
+    return seq[:, :-1], seq[:, 1:]
+
+
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(200):
+    x, y = periodic_batch(64)
+    lengths = torch.randint(8, L + 1, (64,))
+    logits = model(x, lengths)
+    keep = padding_mask(lengths, L)
+    loss = F.cross_entropy(logits[keep], y[keep])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if step % 50 == 0 or step == 199:
+        print(f"step {step:3d}  loss {loss.item():.3f}")
+
+with torch.no_grad():
+    x, y = periodic_batch(500)
+    pred = model(x, torch.full((500,), L)).argmax(-1)
+late = (pred[:, 8:] == y[:, 8:]).float().mean().item()
+print(f"next-base accuracy after 8 bases of context: {late:.1%} (chance: 25%)")
+print("example:", "".join(BASES[i] for i in x[0].tolist()), "->", "".join(BASES[i] for i in pred[0].tolist()))
+'''),
+    ]
+
+
+# --------------------------------------------------------------------------- assignment 4: transformer
+
+
+def transformer() -> list:
+    return [
+        *how_to(
+            "Assignment 4: the Transformer encoder and decoder layers",
+            "A Transformer layer is attention plus a position-wise feed-forward network, each wrapped in a residual "
+            "connection and layer normalization (Add & Norm). Chapter 7 "
+            "([The Transformer encoder](../../book/07_encoder.ipynb)) built the encoder layer; chapter 8 "
+            "([The Transformer decoder](../../book/08_decoder.ipynb)) added masked self-attention and attention "
+            "over the encoder's output (cross-attention), and trained a sequence-to-sequence model. Here you write "
+            "both layers and train a small sequence-to-sequence model made of them.",
+            "**Points:** `EncoderLayer` 5 + 1 hidden, `DecoderLayer` 5 + 1 hidden, written question 2 (total 14).",
+        ),
+        readonly("setup", '''
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cs502_lib
+from cs502_lib import MultiHeadAttention, causal_mask, padding_mask, sinusoidal_positional_encoding
+
+torch.manual_seed(0)
+torch.set_num_threads(1)  # the models of this notebook are tiny: one thread is the fastest (and fair on a shared server)
+'''),
+        md(r'''
+Both layers use `MultiHeadAttention` from `cs502_lib` (imported above; it is graded in assignment 2):
+`MultiHeadAttention(d_model, num_heads)`, called as `attn(query, key, value, mask)` and returning
+`(out, weights)`. Masks are `torch.bool`, **True = may attend**, broadcastable to (B, num_heads, Lq, Lk).
+
+## Part 1: the encoder layer
+
+Write `EncoderLayer(d_model, num_heads, d_ff, dropout=0.1)`, an `nn.Module` with **these submodules** (the grader
+loads reference weights into them by name):
+
+* `self.self_attn = MultiHeadAttention(d_model, num_heads)`
+* `self.ffn = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))`
+* `self.norm1`, `self.norm2`: `nn.LayerNorm(d_model)`
+* `self.dropout = nn.Dropout(dropout)`
+
+`forward(x, mask=None)` with `x` (B, L, d_model) returns (B, L, d_model), **post-LN** as in the original paper:
+
+$$x \leftarrow \text{norm}_1\big(x + \text{dropout}(\text{SelfAttn}(x, x, x, \text{mask}))\big), \qquad
+x \leftarrow \text{norm}_2\big(x + \text{dropout}(\text{FFN}(x))\big)$$
+'''),
+        solution("EncoderLayer", '''
+class EncoderLayer(nn.Module):
+    """Post-LN Transformer encoder layer: self-attention and feed-forward, each with Add & Norm."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.self_attn = MultiHeadAttention(d_model, num_heads)
+        self.ffn = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        ### END SOLUTION
+
+    def forward(self, x, mask=None):
+        """x (B, L, d_model), mask broadcastable to (B, h, L, L) -> (B, L, d_model)."""
+        ### BEGIN SOLUTION
+        attended, _ = self.self_attn(x, x, x, mask)
+        x = self.norm1(x + self.dropout(attended))
+        return self.norm2(x + self.dropout(self.ffn(x)))
+        ### END SOLUTION
+'''),
+        check_cell("EncoderLayer", 5),
+        hidden_cell("EncoderLayer", 1, "agreement with PyTorch's nn.TransformerEncoderLayer, padding that has no effect", '''
+torch.manual_seed(507)
+ours = EncoderLayer(16, 4, 32, dropout=0.0).double().eval()
+theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).double().eval()
+with torch.no_grad():
+    a = ours.self_attn
+    theirs.self_attn.in_proj_weight.copy_(torch.cat([a.w_q.weight, a.w_k.weight, a.w_v.weight]))
+    theirs.self_attn.in_proj_bias.copy_(torch.cat([a.w_q.bias, a.w_k.bias, a.w_v.bias]))
+    theirs.self_attn.out_proj.weight.copy_(a.w_o.weight)
+    theirs.self_attn.out_proj.bias.copy_(a.w_o.bias)
+    for mine, ref in ((ours.ffn[0], theirs.linear1), (ours.ffn[2], theirs.linear2), (ours.norm1, theirs.norm1), (ours.norm2, theirs.norm2)):
+        ref.weight.copy_(mine.weight)
+        ref.bias.copy_(mine.bias)
+x = torch.randn(3, 7, 16, dtype=torch.float64)
+keep = padding_mask(torch.tensor([7, 5, 2]), 7)
+with torch.no_grad():
+    out = ours(x, keep[:, None, None, :])
+    ref = theirs(x, src_key_padding_mask=~keep)
+    assert torch.allclose(out[keep], ref[keep], atol=1e-8), "EncoderLayer: differs from nn.TransformerEncoderLayer (post-LN, ReLU) with the same weights and a padding mask"
+    noisy = x.clone()
+    noisy[~keep] = 100.0
+    out2 = ours(noisy, keep[:, None, None, :])
+assert torch.allclose(out[keep], out2[keep], atol=1e-8), "EncoderLayer: the padding changes the outputs of the real tokens (is the mask passed to self_attn?)"
+'''),
+        md(r'''
+## Part 2: the decoder layer
+
+Write `DecoderLayer(d_model, num_heads, d_ff, dropout=0.1)` with submodules `self.self_attn`, `self.cross_attn`
+(two `MultiHeadAttention(d_model, num_heads)`), `self.ffn` (as in the encoder), `self.norm1`, `self.norm2`,
+`self.norm3` (`nn.LayerNorm(d_model)`) and `self.dropout`.
+
+`forward(x, memory, tgt_mask=None, memory_mask=None)`: `x` (B, Lt, d_model) is the target sequence, `memory`
+(B, Ls, d_model) the encoder's output. Three sublayers, each followed by Add & Norm (post-LN):
+
+1. masked self-attention over the target: `self_attn(x, x, x, tgt_mask)`, then `norm1`;
+2. cross-attention, queries from the decoder, keys and values from the memory:
+   `cross_attn(x, memory, memory, memory_mask)`, then `norm2`;
+3. the feed-forward network, then `norm3`.
+
+Apply `self.dropout` to each sublayer's output before the residual sum. Return (B, Lt, d_model).
+'''),
+        solution("DecoderLayer", '''
+class DecoderLayer(nn.Module):
+    """Post-LN Transformer decoder layer: masked self-attention, cross-attention, feed-forward."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.self_attn = MultiHeadAttention(d_model, num_heads)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads)
+        self.ffn = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        ### END SOLUTION
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None):
+        """x (B, Lt, d_model), memory (B, Ls, d_model) -> (B, Lt, d_model)."""
+        ### BEGIN SOLUTION
+        attended, _ = self.self_attn(x, x, x, tgt_mask)
+        x = self.norm1(x + self.dropout(attended))
+        attended, _ = self.cross_attn(x, memory, memory, memory_mask)
+        x = self.norm2(x + self.dropout(attended))
+        return self.norm3(x + self.dropout(self.ffn(x)))
+        ### END SOLUTION
+'''),
+        check_cell("DecoderLayer", 5),
+        hidden_cell("DecoderLayer", 1, "agreement with PyTorch's nn.TransformerDecoderLayer, causality", '''
+torch.manual_seed(508)
+ours = DecoderLayer(16, 2, 24, dropout=0.0).double().eval()
+theirs = nn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, batch_first=True).double().eval()
+with torch.no_grad():
+    for a, t in ((ours.self_attn, theirs.self_attn), (ours.cross_attn, theirs.multihead_attn)):
+        t.in_proj_weight.copy_(torch.cat([a.w_q.weight, a.w_k.weight, a.w_v.weight]))
+        t.in_proj_bias.copy_(torch.cat([a.w_q.bias, a.w_k.bias, a.w_v.bias]))
+        t.out_proj.weight.copy_(a.w_o.weight)
+        t.out_proj.bias.copy_(a.w_o.bias)
+    pairs = ((ours.ffn[0], theirs.linear1), (ours.ffn[2], theirs.linear2), (ours.norm1, theirs.norm1), (ours.norm2, theirs.norm2), (ours.norm3, theirs.norm3))
+    for mine, ref in pairs:
+        ref.weight.copy_(mine.weight)
+        ref.bias.copy_(mine.bias)
+x = torch.randn(2, 6, 16, dtype=torch.float64)
+memory = torch.randn(2, 9, 16, dtype=torch.float64)
+tgt = causal_mask(6)
+with torch.no_grad():
+    out = ours(x, memory, tgt_mask=tgt)
+    ref = theirs(x, memory, tgt_mask=~tgt)
+    assert torch.allclose(out, ref, atol=1e-8), "DecoderLayer: differs from nn.TransformerDecoderLayer (post-LN) with the same weights and a causal mask"
+    future = x.clone()
+    future[:, 4:] = 0.0
+    out2 = ours(future, memory, tgt_mask=tgt)
+assert torch.allclose(out[:, :4], out2[:, :4], atol=1e-8), "DecoderLayer: with a causal tgt_mask, changing positions 4 and 5 changes earlier outputs"
+'''),
+        *written("why_masks_decoder", 2, r'''
+Why is the decoder's **self**-attention masked with a causal mask during training, while its **cross**-attention
+over the encoder's memory is not? What would go wrong at inference time if the self-attention were not masked
+during training? (3-5 sentences.)
+''', r'''
+During training the decoder receives the whole target sequence at once (teacher forcing) and predicts token $t+1$
+at every position $t$ in parallel. Without the causal mask position $t$ could attend to token $t+1$, the very token
+it must predict, and the model would learn to copy it: a near-zero training loss that does not transfer. At
+inference the tokens are produced one at a time, so the future does not exist yet and the copying model fails.
+The encoder's memory is the source sentence, fully known before decoding starts (both in training and at
+inference), so every target position may look at all of it; only padding in the source is masked there.
+'''),
+        md(r'''
+## Part 3: your layers at work
+
+A sequence-to-sequence model made of one of *your* `EncoderLayer`s and one of *your* `DecoderLayer`s learns to
+**reverse** a sequence of 6 symbols, trained with teacher forcing for 200 steps. Then it decodes greedily, one
+symbol at a time, and we measure how many sequences come out exactly reversed.
+'''),
+        code('''
+torch.manual_seed(0)
+N_SYMBOLS, L, D_MODEL = 8, 6, 32
+BOS = N_SYMBOLS  # start-of-sequence token of the decoder
+
+
+class Reverser(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.src_embed = nn.Embedding(N_SYMBOLS, D_MODEL)
+        self.tgt_embed = nn.Embedding(N_SYMBOLS + 1, D_MODEL)
+        self.register_buffer("pe", sinusoidal_positional_encoding(32, D_MODEL))
+        self.encoder = EncoderLayer(D_MODEL, 4, 64, dropout=0.0)
+        self.decoder = DecoderLayer(D_MODEL, 4, 64, dropout=0.0)
+        self.out = nn.Linear(D_MODEL, N_SYMBOLS)
+
+    def forward(self, src, tgt_in):
+        memory = self.encoder(self.src_embed(src) + self.pe[: src.shape[1]])
+        y = self.tgt_embed(tgt_in) + self.pe[: tgt_in.shape[1]]
+        return self.out(self.decoder(y, memory, tgt_mask=causal_mask(tgt_in.shape[1])))
+
+
+model = Reverser()
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(200):
+    src = torch.randint(0, N_SYMBOLS, (64, L))
+    tgt = src.flip(1)
+    tgt_in = torch.cat([torch.full((64, 1), BOS), tgt[:, :-1]], dim=1)
+    loss = F.cross_entropy(model(src, tgt_in).reshape(-1, N_SYMBOLS), tgt.reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if step % 50 == 0 or step == 199:
+        print(f"step {step:3d}  loss {loss.item():.3f}")
+
+model.eval()
+with torch.no_grad():
+    src = torch.randint(0, N_SYMBOLS, (500, L))
+    out = torch.full((500, 1), BOS)
+    for t in range(L):
+        next_symbol = model(src, out)[:, -1].argmax(-1, keepdim=True)
+        out = torch.cat([out, next_symbol], dim=1)
+exact = (out[:, 1:] == src.flip(1)).all(dim=1).float().mean().item()
+print(f"sequences reversed exactly by greedy decoding: {exact:.1%}")
+print("example:", src[0].tolist(), "->", out[0, 1:].tolist())
+'''),
+    ]
+
+
+# --------------------------------------------------------------------------- assignment 5: dnabert
+
+
+def dnabert() -> list:
+    return [
+        *how_to(
+            "Assignment 5: from DNA to DNABERT's inputs",
+            "DNABERT reads DNA as overlapping k-mers, learns by filling in masked spans of them, and is then "
+            "fine-tuned to recognise promoters, binding sites and splice sites. Chapter 9 "
+            "([Biological sequences](../../book/09_biological_sequences.ipynb)) went from DNA to RNA to protein "
+            "and introduced k-mers; chapter 10 ([DNABERT](../../book/10_dnabert.ipynb)) built the vocabulary, "
+            "the span masking and the pretraining. Here you write the whole input pipeline, from a template strand "
+            "to a masked batch, and use it to pretrain DNABERT-mini for a few steps on a real genome.",
+            "**Points:** `transcribe` 2 + 1 hidden, `translate` 3 + 1 hidden, `kmer_tokenize` 2 + 1 hidden, "
+            "`build_kmer_vocab` 2 + 1 hidden, `span_mask` 4 + 1 hidden, written question 2 (total 20).",
+        ),
+        readonly("setup", '''
+import itertools
+
+import torch
+
+import cs502_lib
+
+torch.manual_seed(0)
+torch.set_num_threads(1)  # the models of this notebook are tiny: one thread is the fastest (and fair on a shared server)
+'''),
+        md(r'''
+## Part 1: transcription
+
+Write `transcribe(template)`: the mRNA complementary to a **template** strand, base by base as in the lecture's
+figure: A -> U, T -> A, C -> G, G -> C. So `transcribe("CACGTAGACTGAGGACTCCTCTTC")` is
+`"GUGCAUCUGACUCCUGAGGAGAAG"`. Lower-case input is accepted (the result is upper case); any other letter raises
+`ValueError` (with a message naming it).
+'''),
+        solution("transcribe", '''
+def transcribe(template):
+    """mRNA (A->U, T->A, C->G, G->C) of a DNA template strand; ValueError on other letters."""
+    ### BEGIN SOLUTION
+    pairs = {"A": "U", "T": "A", "C": "G", "G": "C"}
+    rna = []
+    for position, base in enumerate(template.upper()):
+        if base not in pairs:
+            raise ValueError(f"not a DNA base at position {position}: {base!r}")
+        rna.append(pairs[base])
+    return "".join(rna)
+    ### END SOLUTION
+'''),
+        check_cell("transcribe", 2),
+        hidden_cell("transcribe", 1, "a long random strand, mixed case, letters that are not DNA", '''
+g = torch.Generator().manual_seed(509)
+dna = "".join("ACGT"[i] for i in torch.randint(0, 4, (5000,), generator=g).tolist())
+expected = dna.translate(str.maketrans("ACGT", "UGCA"))
+assert transcribe(dna) == expected, "transcribe: wrong mRNA for a random strand of 5000 bases"
+assert transcribe(dna[:50].lower()) == expected[:50], "transcribe: lower-case input must give the upper-case mRNA"
+for bad in ("ACGU", "ACNT", "AC GT"):
+    try:
+        transcribe(bad)
+    except ValueError:
+        continue
+    raise AssertionError(f"transcribe({bad!r}) must raise ValueError")
+'''),
+        md(r'''
+## Part 2: translation
+
+Write `translate(mrna)`: the protein, in one-letter amino-acid codes, that the standard genetic code gives for
+`mrna`, read codon by codon **from position 0**. Translation **stops before the first stop codon** (UAA, UAG,
+UGA; the stop itself is not written), and an incomplete last codon (1 or 2 leftover bases) is ignored.
+Lower case is accepted; any letter other than A/C/G/U raises `ValueError`, wherever it is.
+`translate("GUGCAUCUGACUCCUGAGGAGAAG")` is `"VHLTPEEK"`.
+
+The standard code in compact form: with the bases in the order U, C, A, G, the 64 codons listed
+UUU, UUC, UUA, UUG, UCU, ..., GGG (first base slowest) code for
+`FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG` (`*` = stop).
+'''),
+        solution("translate", '''
+def translate(mrna):
+    """Protein (one-letter codes) of an mRNA read from 0 until the first stop codon; ValueError on non-ACGU."""
+    ### BEGIN SOLUTION
+    order = "UCAG"
+    amino = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+    code = {"".join(codon): aa for codon, aa in zip(itertools.product(order, repeat=3), amino)}
+    mrna = mrna.upper()
+    for position, base in enumerate(mrna):
+        if base not in order:
+            raise ValueError(f"not an RNA base at position {position}: {base!r}")
+    protein = []
+    for start in range(0, len(mrna) - 2, 3):
+        aa = code[mrna[start:start + 3]]
+        if aa == "*":
+            break
+        protein.append(aa)
+    return "".join(protein)
+    ### END SOLUTION
+'''),
+        check_cell("translate", 3),
+        hidden_cell("translate", 1, "all 64 codons, a stop first, bad letters after a stop", '''
+amino = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+for (a, b, c), aa in zip(itertools.product("UCAG", repeat=3), amino):
+    got = translate(a + b + c)
+    assert got == ("" if aa == "*" else aa), f"translate({a + b + c!r}) gave {got!r}, expected {'' if aa == '*' else aa!r}"
+assert translate("UAAAUG") == "", "translate: a stop codon first gives the empty protein"
+assert translate("AUGGC") == "M", "translate: the incomplete last codon must be ignored"
+assert translate("augUGGuaa") == "MW", "translate: mixed case must be accepted"
+for bad in ("AUGUAAXYZ", "AUGTTT"):
+    try:
+        translate(bad)
+    except ValueError:
+        continue
+    raise AssertionError(f"translate({bad!r}) must raise ValueError (a letter other than A/C/G/U, even after a stop)")
+'''),
+        md(r'''
+## Part 3: k-mer tokens
+
+Write `kmer_tokenize(seq, k)`: the list of the **overlapping** k-mers of a DNA sequence, a window of k bases moved
+one base at a time, so `len(seq) - k + 1` of them, upper-cased: `kmer_tokenize("acgtac", 3)` is
+`["ACG", "CGT", "GTA", "TAC"]`. Raise `ValueError` when the sequence holds a letter other than A/C/G/T (either
+case), when `k < 1`, or when `len(seq) < k`.
+'''),
+        solution("kmer_tokenize", '''
+def kmer_tokenize(seq, k):
+    """Overlapping upper-case k-mers of a DNA sequence: len(seq) - k + 1 of them."""
+    ### BEGIN SOLUTION
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    seq = seq.upper()
+    bad = set(seq) - set("ACGT")
+    if bad:
+        raise ValueError(f"not DNA bases: {sorted(bad)}")
+    if len(seq) < k:
+        raise ValueError(f"a sequence of {len(seq)} bases has no {k}-mer")
+    return [seq[i:i + k] for i in range(len(seq) - k + 1)]
+    ### END SOLUTION
+'''),
+        check_cell("kmer_tokenize", 2),
+        hidden_cell("kmer_tokenize", 1, "k equal to the length, k = 1, a long sequence, invalid arguments", '''
+assert kmer_tokenize("GATTACA", 7) == ["GATTACA"], "kmer_tokenize: k = len(seq) gives exactly one k-mer"
+assert kmer_tokenize("gat", 1) == ["G", "A", "T"], "kmer_tokenize: k = 1 gives the upper-case bases"
+g = torch.Generator().manual_seed(510)
+dna = "".join("ACGT"[i] for i in torch.randint(0, 4, (3000,), generator=g).tolist())
+tokens = kmer_tokenize(dna, 6)
+assert len(tokens) == 2995 and tokens[0] == dna[:6] and tokens[-1] == dna[-6:], "kmer_tokenize: wrong k-mers for a sequence of 3000 bases"
+for args in (("ACGN", 2), ("ACGT", 0), ("ACG", 4), ("ACGU", 2)):
+    try:
+        kmer_tokenize(*args)
+    except ValueError:
+        continue
+    raise AssertionError(f"kmer_tokenize{args!r} must raise ValueError")
+'''),
+        md(r'''
+## Part 4: the vocabulary
+
+Write `build_kmer_vocab(k)`: a `dict` from token to id with the five special tokens first,
+`[PAD]` = 0, `[UNK]` = 1, `[CLS]` = 2, `[SEP]` = 3, `[MASK]` = 4, then all $4^k$ k-mers in lexicographic order over
+"ACGT" from id 5 (`AA...A` = 5, `AA...C` = 6, ..., `TT...T` = $4^k + 4$). `itertools.product` enumerates them in that
+order. Raise `ValueError` when `k < 1`.
+'''),
+        solution("build_kmer_vocab", '''
+def build_kmer_vocab(k):
+    """{token: id}: [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4, then the 4**k k-mers in ACGT order from 5."""
+    ### BEGIN SOLUTION
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])}
+    for kmer in itertools.product("ACGT", repeat=k):
+        vocab["".join(kmer)] = len(vocab)
+    return vocab
+    ### END SOLUTION
+'''),
+        check_cell("build_kmer_vocab", 2),
+        hidden_cell("build_kmer_vocab", 1, "k = 1, k = 6, ids contiguous and in order", '''
+v1 = build_kmer_vocab(1)
+assert v1 == {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "A": 5, "C": 6, "G": 7, "T": 8}, f"build_kmer_vocab(1) is {v1}"
+v6 = build_kmer_vocab(6)
+assert len(v6) == 4101 and sorted(v6.values()) == list(range(4101)), "build_kmer_vocab(6) must hold 4101 tokens with the ids 0..4100"
+assert v6["AAAAAA"] == 5 and v6["AAAAAC"] == 6 and v6["ACGTAC"] == 5 + 0b000110110001 and v6["TTTTTT"] == 4100, "build_kmer_vocab(6): a k-mer's id must be 5 + its rank in ACGT order"
+'''),
+        md(r'''
+## Part 5: span masking
+
+DNABERT learns by predicting masked tokens, but a single masked k-mer is trivial to recover: its overlapping
+neighbours contain all of its bases. So it masks **contiguous spans of k tokens**. Write
+`span_mask(input_ids, k, mask_prob=0.15, generator=None)` returning `(masked_ids, labels)`:
+
+* `input_ids`: LongTensor (B, L) of vocabulary ids (special tokens included);
+* choose random spans of k consecutive tokens so that **about `mask_prob` of the maskable tokens** end up masked
+  (maskable = every token except `[PAD]` (0), `[CLS]` (2) and `[SEP]` (3), which are never masked). One way: let
+  every position (including the k-1 virtual positions before the row) start a span independently with probability
+  $q = 1 - (1 - p)^{1/k}$: a token is then covered by at least one of the k spans that could reach it with
+  probability exactly $p$;
+* `masked_ids`: a copy of `input_ids` with `[MASK]` (4) at the masked positions;
+* `labels`: the original id at the masked positions and -100 everywhere else (the `ignore_index` of
+  `F.cross_entropy`);
+* draw the random numbers with `generator` (a `torch.Generator`, on its own device) when it is given, so the same seed
+  gives the same masks; put the results on the device of `input_ids`; never modify `input_ids` itself.
+'''),
+        solution("span_mask", '''
+def span_mask(input_ids, k, mask_prob=0.15, generator=None):
+    """Mask contiguous spans of k tokens (about mask_prob of the maskable ones); returns (masked_ids, labels)."""
+    ### BEGIN SOLUTION
+    batch, length = input_ids.shape
+    q = 1.0 - (1.0 - mask_prob) ** (1.0 / k)
+    draw_device = generator.device if generator is not None else input_ids.device
+    # starts[:, s] says whether a span starts at position s - (k - 1); position j is covered by starts j .. j + k - 1
+    starts = torch.rand(batch, length + k - 1, generator=generator, device=draw_device) < q
+    starts = starts.to(input_ids.device)
+    covered = starts.unfold(1, k, 1).any(dim=-1)
+    special = (input_ids == 0) | (input_ids == 2) | (input_ids == 3)
+    masked = covered & ~special
+    masked_ids = input_ids.masked_fill(masked, 4)
+    labels = torch.where(masked, input_ids, torch.full_like(input_ids, -100))
+    return masked_ids, labels
+    ### END SOLUTION
+'''),
+        check_cell("span_mask", 4),
+        hidden_cell("span_mask", 1, "the masked fraction on a large batch, spans of at least k, special tokens, seeds", '''
+g = torch.Generator().manual_seed(511)
+ids = torch.randint(5, 5 + 4**6, (64, 200), generator=g)
+ids[:, 0], ids[:, -1] = 2, 3
+ids[:8, 150:] = 0
+ids[:8, 149] = 3
+original = ids.clone()
+masked_ids, labels = span_mask(ids, 6, 0.15, generator=torch.Generator().manual_seed(1))
+assert torch.equal(ids, original), "span_mask must not modify input_ids"
+maskable = (ids != 0) & (ids != 2) & (ids != 3)
+masked = masked_ids == 4
+frac = (masked & maskable).sum().item() / maskable.sum().item()
+assert 0.12 < frac < 0.18, f"span_mask: {frac:.1%} of the maskable tokens are masked, expected about 15%"
+assert not bool((masked & ~maskable).any()), "span_mask: [PAD], [CLS] and [SEP] must never be masked"
+assert torch.equal(labels[masked], ids[masked]) and bool((labels[~masked] == -100).all()), "span_mask: labels must hold the original ids where masked and -100 elsewhere"
+runs = []
+for row in masked[8:].int().tolist():
+    pieces = "".join(map(str, row[1:-1])).split("0")
+    runs += [len(r) for r in pieces[1:-1] if r]  # runs inside the row (the first and last may touch its ends)
+short = [r for r in runs if r < 6]
+assert len(short) <= 0.05 * len(runs) + 1, f"span_mask: {len(short)} of {len(runs)} masked runs inside the rows are shorter than k = 6 (spans must be contiguous)"
+again = span_mask(ids, 6, 0.15, generator=torch.Generator().manual_seed(1))[0]
+assert torch.equal(again, masked_ids), "span_mask: the same generator seed must give the same mask"
+none = span_mask(ids, 6, 0.0, generator=torch.Generator().manual_seed(2))[0]
+assert torch.equal(none, ids), "span_mask: mask_prob=0 must mask nothing"
+'''),
+        *written("why_span_masking", 2, r'''
+DNABERT masks **contiguous spans of k tokens** instead of independent single tokens as BERT does for English.
+Explain why masking a single 6-mer would make the pretraining task nearly trivial, and what the model is forced to
+learn when a whole span is masked. (3-5 sentences.)
+''', r'''
+Overlapping k-mers are redundant: the token at position $t$ shares $k-1$ bases with each neighbour, and its bases
+all appear in the tokens $t-k+1, \dots, t-1$ and $t+1, \dots, t+k-1$. With a single masked 6-mer, the left
+neighbour gives its first five bases and the right neighbour its last five, so the model can read the answer off
+the unmasked context without learning anything about DNA. Masking k consecutive tokens hides at least one base
+(the middle of the span) from every visible token, so the model must predict bases from the surrounding sequence:
+motifs, composition and longer-range regularities of the genome, which is what makes the representation useful
+for the downstream tasks.
+'''),
+        md(r'''
+## Part 6: your pipeline feeds DNABERT-mini
+
+Everything below uses *your* functions: the lecture's figure (DNA -> mRNA -> protein), then windows of the real
+*E. coli* 536 genome shipped with the course, tokenized with your `kmer_tokenize`, mapped to ids with your
+`build_kmer_vocab`, framed by `[CLS]` ... `[SEP]` and masked by your `span_mask`. They feed a few steps of masked-LM
+pretraining of DNABERT-mini (`cs502_lib.dnabert`, a small BERT whose head predicts the k bases of every masked
+k-mer). The full pretraining is `python -m cs502_lib.dnabert pretrain` (chapter 10); a few steps only show that the
+loss starts to fall below its initial value of about $\ln 4 \approx 1.39$ per base.
+'''),
+        code('''
+from cs502_lib.data import load_genome
+from cs502_lib.dnabert import DNABertConfig, DNABertForMaskedLM, masked_lm_loss, masked_token_accuracy
+
+template = "CACGTAGACTGAGGACTCCTCTTC"
+mrna = transcribe(template)
+print(f"{template} -> {mrna} -> {translate(mrna)}")
+
+K, WINDOW, BATCH, STEPS = 3, 64, 32, 30
+genome = load_genome()
+vocab = build_kmer_vocab(K)
+g = torch.Generator().manual_seed(0)
+
+
+def genome_batch(n):
+    starts = torch.randint(0, len(genome) - WINDOW, (n,), generator=g).tolist()
+    rows = [[vocab["[CLS]"]] + [vocab[t] for t in kmer_tokenize(genome[s:s + WINDOW], K)] + [vocab["[SEP]"]]
+            for s in starts]
+    return torch.tensor(rows)
+
+
+ids = genome_batch(BATCH)
+print("one window as ids:", ids[0, :10].tolist(), "...")
+masked_ids, labels = span_mask(ids, K, 0.15, generator=g)
+print("masked:           ", masked_ids[0, :10].tolist(), "...")
+
+torch.manual_seed(0)
+model = DNABertForMaskedLM(DNABertConfig(k=K, d_model=64, num_layers=2, num_heads=4, max_len=128))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+for step in range(STEPS):
+    masked_ids, labels = span_mask(genome_batch(BATCH), K, 0.15, generator=g)
+    loss = masked_lm_loss(model(masked_ids), labels)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if step % 10 == 0 or step == STEPS - 1:
+        print(f"step {step:2d}  masked-LM loss {loss.item():.3f} per base")
+with torch.no_grad():
+    masked_ids, labels = span_mask(genome_batch(256), K, 0.15, generator=g)
+    right, total = masked_token_accuracy(model(masked_ids), labels)
+print(f"masked 3-mers predicted exactly after {STEPS} steps: {right}/{total} (pretraining takes thousands of steps)")
+'''),
+    ]
+
+
+ASSIGNMENTS = {
+    "rnn_lstm": rnn_lstm,
+    "attention": attention,
+    "positions_masks": positions_masks,
+    "transformer": transformer,
+    "dnabert": dnabert,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    """The source notebook of one assignment, without outputs."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = ASSIGNMENTS[name]()
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        if "nbgrader" not in cell.metadata:
+            cell["id"] = f"{name}-{i}"
+        assert cell["id"] not in seen, cell["id"]
+        seen.add(cell["id"])
+    nbformat.validate(nb)
+    return nb
+
+
+def path_of(name: str, root: Path = ROOT) -> Path:
+    return root / "solutions" / name / f"{name}.ipynb"
+
+
+def render(name: str) -> str:
+    return nbformat.writes(build(name)) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    names = [a for a in argv if not a.startswith("--")] or list(ASSIGNMENTS)
+    stale = []
+    for name in names:
+        path = path_of(name)
+        text = render(name)
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path.relative_to(ROOT)))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print("out of date (run: .venv/bin/python tools/make_assignments.py):", *stale, sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
