@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+
+
+# the session fixture `built_book` (tests/conftest.py) builds the book once per test run
 
 
 def toc_files() -> list[str]:
     text = (ROOT / "_toc.yml").read_text()
     return [m.group(1) for m in re.finditer(r"(?:root|file):\s*(\S+)", text)]
-
-
-@pytest.fixture(scope="session")
-def built_book() -> Path:
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", "--all", "-W", str(ROOT)], capture_output=True, text=True, timeout=1500)
-    assert proc.returncode == 0, "jupyter-book build -W failed:\n" + proc.stdout[-4000:] + proc.stderr[-4000:]
-    return HTML
 
 
 @pytest.mark.slow

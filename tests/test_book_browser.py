@@ -1,0 +1,168 @@
+"""The built book works in a real browser: every page of the table of contents opens without console
+errors, its images load, MathJax (served by the book itself) renders its math, the sidebar lists every
+chapter, and the search page finds results. Screenshots go to _build/screenshots/.
+
+Needs Debian's `chromium` and `chromium-driver` (.ci/install-chromium.sh installs them); without them
+the test is skipped, with the reason. The browser is cut off from every host but this machine's own
+test server, as on CI, so anything the book fetches from the internet shows up as an error here.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TIMEOUT = 60  # seconds to wait for a page's scripts (MathJax, search)
+
+pytestmark = pytest.mark.slow
+
+
+def toc_pages() -> list[str]:
+    """Every page of _toc.yml (the root first), as paths without suffix, e.g. 'book/04_self_attention'."""
+    text = (ROOT / "_toc.yml").read_text()
+    return [m.group(1) for m in re.finditer(r"^\s*-?\s*(?:root|file):\s*(\S+)", text, re.M)]
+
+
+def _missing_browser() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            return f"{path} is missing: run .ci/install-chromium.sh (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    """Serve _build/html on 127.0.0.1 (a free port) from a thread; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="cs502-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", "--window-size=1280,1600",
+                 # offline, as on CI: no host name resolves except the local test server's address
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(driver, condition, message):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, TIMEOUT, poll_frequency=0.25).until(lambda d: condition(d), message=message)
+
+
+def _severe(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _open(driver, url):
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(url)
+    _wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", f"{url} never finished loading")
+
+
+MATH_STATE = """
+const math = Array.from(document.querySelectorAll('.math'));
+return {math: math.length,
+        rendered: math.filter(e => e.querySelector('mjx-container')).length,
+        containers: document.querySelectorAll('mjx-container').length,
+        mathjax_src: Array.from(document.scripts).map(s => s.src).filter(s => /mathjax/i.test(s))};
+"""
+
+IMAGE_STATE = """
+const imgs = Array.from(document.images);
+imgs.forEach(i => { i.loading = 'eager'; });
+return imgs.map(i => ({src: i.currentSrc || i.src, complete: i.complete, width: i.naturalWidth}));
+"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_renders_in_browser(browser, site, built_book, page):
+    url = f"{site}/{page}.html"
+    _open(browser, url)
+
+    # MathJax: served by the book itself, and every math element typeset
+    state = browser.execute_script(MATH_STATE)
+    if state["math"]:
+        assert state["mathjax_src"], f"{page} has math but loads no MathJax script"
+        remote = [s for s in state["mathjax_src"] if not s.startswith(site)]
+        assert not remote, (f"{page} loads MathJax from {remote}, which fails without internet: install "
+                            "sphinx-mathjax-offline==0.0.2 (book/_ext/offline_mathjax.py serves it locally)")
+        _wait(browser, lambda d: (s := d.execute_script(MATH_STATE))["rendered"] == s["math"],
+              f"MathJax did not render every formula of {page}: {browser.execute_script(MATH_STATE)}")
+        assert browser.execute_script(MATH_STATE)["containers"] > 0
+    text = browser.execute_script("return document.body.innerText")
+    assert "$$" not in text, f"{page} shows raw $$ math"
+
+    # images: all loaded (scrolled into view first, in case any is lazy)
+    browser.execute_script("Array.from(document.images).forEach(i => i.scrollIntoView());")
+    _wait(browser, lambda d: all(i["complete"] for i in d.execute_script(IMAGE_STATE)), f"images of {page} never finished loading")
+    broken = [i["src"] for i in browser.execute_script(IMAGE_STATE) if i["width"] == 0]
+    assert not broken, f"{page}: images that did not load: {broken}"
+
+    # the sidebar lists every chapter of the table of contents
+    links = set(browser.execute_script(
+        "return Array.from(document.querySelectorAll('.bd-sidebar-primary a')).map(a => a.href.split('#')[0]);"))
+    missing = [p for p in toc_pages()[1:] if f"{site}/{p}.html" not in links]
+    assert not missing, f"the sidebar of {page} does not list {missing}"
+
+    browser.execute_script("window.scrollTo(0, 0);")
+    shots = built_book.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    browser.save_screenshot(str(shots / (page.replace("/", "__") + ".png")))
+
+    errors = _severe(browser)
+    assert not errors, f"console errors on {page}:\n" + "\n".join(errors)
+
+
+def test_search_finds_attention(browser, site, built_book):
+    _open(browser, f"{site}/search.html?q=attention")
+    count = "return document.querySelectorAll('#search-results ul.search li').length"
+    _wait(browser, lambda d: d.execute_script(count) > 0, "the search for 'attention' gave no results")
+    hits = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.href)")
+    assert any("04_self_attention" in h for h in hits), f"the self-attention chapter is not among the hits: {hits}"
+    shots = built_book.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    browser.save_screenshot(str(shots / "search.png"))
+    errors = _severe(browser)
+    assert not errors, "console errors on the search page:\n" + "\n".join(errors)
