@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 __all__ = [
     "ASSIGNMENTS",
@@ -71,6 +71,8 @@ class SanitizeFeedback(Preprocessor):
         ]
     """
 
+    enabled = Bool(True, help="On by default: nbconvert skips a preprocessor whose `enabled` is False.").tag(config=True)
+
     placeholder = Unicode(
         "# (hidden tests: their code is not shown; the message below says what they found)",
         help="What replaces the code between the hidden-test markers.",
@@ -93,20 +95,20 @@ class SanitizeFeedback(Preprocessor):
 
 
 def hidden_test_lines(notebook_path: str | os.PathLike, min_length: int = 16) -> list[str]:
-    """The distinctive lines (stripped, at least ``min_length`` characters) of a notebook's hidden tests."""
+    """The distinctive lines of a notebook's hidden tests: stripped, at least ``min_length`` characters,
+    not comments, and not also written outside the hidden regions (those are public anyway)."""
     import nbformat
 
     nb = nbformat.read(str(notebook_path), as_version=4)
-    lines: list[str] = []
+    hidden: list[str] = []
+    public: set[str] = set()
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for region in _HIDDEN_RE.findall(cell.source):
-            for line in region.splitlines()[1:-1]:
-                line = line.strip()
-                if len(line) >= min_length and not line.startswith("#"):
-                    lines.append(line)
-    return lines
+        regions = _HIDDEN_RE.findall(cell.source) if cell.cell_type == "code" else []
+        public.update(line.strip() for line in _HIDDEN_RE.sub("", cell.source).splitlines())
+        for region in regions:
+            hidden += [line.strip() for line in region.splitlines()[1:-1]]
+    return [line for line in dict.fromkeys(hidden)
+            if len(line) >= min_length and not line.startswith("#") and line not in public]
 
 
 def feedback_leaks(root: str | os.PathLike, assignment: str) -> list[tuple[str, str]]:
@@ -142,7 +144,20 @@ def students_in(root: str | os.PathLike) -> list[str]:
     return sorted(p.name for p in sub.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _with_scripts_on_path() -> None:
+    """Put this interpreter's scripts folder (.venv/bin) first on PATH.
+
+    nbgrader creates a new gradebook by running the ``alembic`` script, which ``make``
+    (that calls .venv/bin/python without activating the environment) does not find otherwise.
+    """
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = scripts + (os.pathsep + path if path else "")
+
+
 def _nbgrader(root: Path, *args: str, quiet: bool = False) -> None:
+    _with_scripts_on_path()
     exe = Path(sys.executable).with_name("nbgrader")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
     out = subprocess.run(cmd + list(args), cwd=root, capture_output=quiet, text=True)
@@ -157,6 +172,7 @@ def _gradebook(root: Path):
     from nbgrader.api import Gradebook
     from traitlets.config.loader import PyFileConfigLoader
 
+    _with_scripts_on_path()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     url = config.CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
     course_id = config.CourseDirectory.get("course_id") or ""

@@ -88,7 +88,7 @@ def hidden_cell(name: str, points: int, about: str, body: str):
 ### BEGIN HIDDEN TESTS
 import importlib, cs502_lib.testcell
 _tc = importlib.reload(cs502_lib.testcell)
-_tc.untouched()
+_tc.untouched("{name}")
 with _tc.time_limit(10, "the hidden tests of {name}"):
 {body}
 ### END HIDDEN TESTS

@@ -1,0 +1,61 @@
+"""nbgrader round trip of the positions_masks assignment: release, submissions, autograde, feedback (see tests/_roundtrip.py)."""
+
+import re
+
+import pytest
+
+from _roundtrip import EDITED_TEST, Scenario, bug, expected, feedback_html, loop_at_top, loop_in_body, run_round_trip, tamper
+from cs502_lib.course import hidden_test_lines
+
+pytestmark = pytest.mark.slow
+
+NAME = "positions_masks"
+SCENARIOS = [
+    Scenario("full", set()),
+    Scenario("blank", {"*"}, fill=False),
+    Scenario("bug", {"sinusoidal_positional_encoding"},
+             edits={"sinusoidal_positional_encoding": bug("torch.sin(angles), torch.cos(angles)", "torch.cos(angles), torch.sin(angles)")}),
+    Scenario("locked", {"causal_mask"}, edits={"causal_mask": bug("position[None, :] <= position[:, None]", "position[None, :] < position[:, None]")},
+             test_edits={"test_causal_mask": EDITED_TEST, "hidden_causal_mask": EDITED_TEST}),
+    Scenario("rogue", {"padding_mask", "sinusoidal_positional_encoding"},
+             edits={"padding_mask": loop_at_top, "sinusoidal_positional_encoding": tamper("check_positional_encoding")}),
+]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return run_round_trip(NAME, SCENARIOS, tmp_path_factory.mktemp(NAME))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.student for s in SCENARIOS])
+def test_scores(graded, scenario):
+    assert graded.scores[scenario.student] == expected(NAME, scenario.loses)
+
+
+def test_the_written_answer_waits_for_a_person(graded):
+    assert graded.needs_manual["full"]
+
+
+def test_autograding_time_per_submission(graded):
+    per = graded.autograde_seconds / graded.students
+    print(f"{NAME}: {graded.students} submissions autograded in {graded.autograde_seconds:.1f} s ({per:.1f} s each)")
+    assert per < 90, f"{per:.1f} s per submission"
+
+
+@pytest.mark.parametrize("student", [s.student for s in SCENARIOS])
+def test_feedback_shows_messages_but_no_hidden_test(graded, student):
+    page = feedback_html(graded, student)
+    text = re.sub(r"<[^>]+>", "", page)
+    for line in hidden_test_lines(graded.course / "solutions" / NAME / f"{NAME}.ipynb"):
+        assert line not in text.replace("&quot;", '"').replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert "### BEGIN HIDDEN TESTS" not in page and "Traceback" not in page
+    if student != "full":
+        assert "GradingError" in page or "Error" in page
+
+
+def test_feedback_gives_the_checks_message(graded):
+    assert "Most likely cause" in feedback_html(graded, "bug")
+    page = feedback_html(graded, "rogue")
+    assert "grading code was modified" in page
+    assert "CellTimeoutError" in page or "KeyboardInterrupt" in page
+
