@@ -6,15 +6,19 @@ release, writes several students' submissions made from that release, autogrades
 all in one ``nbgrader autograde`` and writes their feedback. The tests then compare
 each student's score per graded cell with what the scenario must earn.
 
-Scenarios (one student each):
+Scenarios (one student each; the test files choose the names and the bugs):
 
-* ``full``:   every solution filled in -> full marks;
+* ``full``:   every solution filled in -> full marks (the written answer waits for a person);
 * ``blank``:  the untouched release -> 0;
-* ``bug``:    one bug in one graded name -> exactly that name's points lost;
+* ``bug``:    one bug in one graded name -> exactly that name's points lost (its check and hidden tests);
 * ``locked``: one bug in another name, and its test cells edited to pass -> graded with the
   original cells, so exactly that name's points are lost;
-* ``rogue``:  an infinite loop in one solution cell, and a patched ``check_*`` of another
-  (correct) name -> exactly those two names' points are lost, and autograding finishes.
+* ``loop``:   an infinite loop in one solution cell -> that cell times out (the cell timeout of
+  nbgrader_config.py, shortened here), that name's points are lost, and autograding finishes;
+* ``tamper``: a solution cell that replaces the ``check_*`` of its own (correct) name by a no-op
+  -> that name's points are lost, the others are kept.
+
+(``rogue`` combines ``loop`` and ``tamper`` on two different names of one submission.)
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from cs502_lib.course import make_course
 
 ROOT = Path(__file__).resolve().parent.parent
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
-CELL_TIMEOUT = 30
+CELL_TIMEOUT = 20
 
 _MARKER_RE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 
@@ -158,20 +162,6 @@ def bug(old: str, new: str):
         return src.replace(old, new, 1)
 
     return edit
-
-
-def loop_in_body(src: str) -> str:
-    """An infinite loop as the first statement of the (first) function body of a solution."""
-    lines = src.splitlines()
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith("def ") and line.rstrip().endswith(":"):
-            j = i + 1
-            while lines[j].lstrip().startswith(('"""', "'''")) or not lines[j].strip():
-                j += 1
-            indent = lines[j][: len(lines[j]) - len(lines[j].lstrip())]
-            lines.insert(j, f"{indent}while True:\n{indent}    pass")
-            return "\n".join(lines)
-    raise AssertionError("no function in the solution")
 
 
 def loop_at_top(src: str) -> str:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from _roundtrip import EDITED_TEST, Scenario, bug, expected, feedback_html, loop_at_top, loop_in_body, run_round_trip, tamper
+from _roundtrip import EDITED_TEST, Scenario, bug, expected, feedback_html, loop_at_top, run_round_trip, tamper
 from cs502_lib.course import hidden_test_lines
 
 pytestmark = pytest.mark.slow
@@ -16,7 +16,7 @@ SCENARIOS = [
     Scenario("bug", {"rnn_cell"}, edits={"rnn_cell": bug("torch.tanh(", "torch.sigmoid(")}),
     Scenario("locked", {"lstm_cell"}, edits={"lstm_cell": bug("c_new = f * c + i * g", "c_new = f * c + g")},
              test_edits={"test_lstm_cell": EDITED_TEST, "hidden_lstm_cell": EDITED_TEST}),
-    Scenario("loop", {"rnn_cell"}, edits={"rnn_cell": loop_in_body}),
+    Scenario("loop", {"rnn_cell"}, edits={"rnn_cell": loop_at_top}),
     Scenario("tamper", {"lstm_cell"}, edits={"lstm_cell": tamper("check_lstm_cell")}),
 ]
 
@@ -28,7 +28,8 @@ def graded(tmp_path_factory):
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.student for s in SCENARIOS])
 def test_scores(graded, scenario):
-    assert graded.scores[scenario.student] == expected(NAME, scenario.loses)
+    want = expected(NAME, scenario.loses)
+    assert {gid: graded.scores[scenario.student][gid] for gid in want} == want
 
 
 def test_the_written_answer_waits_for_a_person(graded):
@@ -47,7 +48,7 @@ def test_feedback_shows_messages_but_no_hidden_test(graded, student):
     text = re.sub(r"<[^>]+>", "", page)
     for line in hidden_test_lines(graded.course / "solutions" / NAME / f"{NAME}.ipynb"):
         assert line not in text.replace("&quot;", '"').replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    assert "### BEGIN HIDDEN TESTS" not in page and "Traceback" not in page
+    assert "### BEGIN HIDDEN TESTS" not in page and "Traceback (most recent call last)" not in text
     if student != "full":
         assert "GradingError" in page or "Error" in page
 
@@ -55,5 +56,5 @@ def test_feedback_shows_messages_but_no_hidden_test(graded, student):
 def test_feedback_gives_the_checks_message(graded):
     assert "Most likely cause" in feedback_html(graded, "bug")
     assert "grading code was modified" in feedback_html(graded, "tamper")
-    assert "did not finish" in feedback_html(graded, "loop") or "time" in feedback_html(graded, "loop")
+    assert "CellTimeoutError" in feedback_html(graded, "loop") or "KeyboardInterrupt" in feedback_html(graded, "loop")
 

@@ -511,7 +511,7 @@ sensitive range.
 
 A task only attention solves in one layer: in a sequence of 8 digits, every position must output the
 **largest digit of the whole sequence**. The model is an embedding, *your* `MultiHeadAttention` (self-attention,
-4 heads) and a linear read-out, trained for 200 steps. Then the attention weights of one head show where the
+4 heads) and a linear read-out, trained for 150 steps. Then the attention weights of one head show where the
 model looks.
 '''),
         code('''
@@ -534,7 +534,7 @@ class MaxModel(nn.Module):
 
 model = MaxModel()
 opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-for step in range(200):
+for step in range(150):
     tokens = torch.randint(0, VOCAB, (64, L))
     target = tokens.max(dim=1, keepdim=True).values.expand(-1, L)
     logits, _ = model(tokens)
@@ -542,7 +542,7 @@ for step in range(200):
     opt.zero_grad()
     loss.backward()
     opt.step()
-    if step % 50 == 0 or step == 199:
+    if step % 50 == 0 or step == 149:
         print(f"step {step:3d}  loss {loss.item():.3f}")
 
 with torch.no_grad():
@@ -1273,7 +1273,7 @@ template = "CACGTAGACTGAGGACTCCTCTTC"
 mrna = transcribe(template)
 print(f"{template} -> {mrna} -> {translate(mrna)}")
 
-K, WINDOW, BATCH, STEPS = 3, 64, 32, 30
+K, WINDOW, BATCH, STEPS = 3, 64, 32, 20
 genome = load_genome()
 vocab = build_kmer_vocab(K)
 g = torch.Generator().manual_seed(0)
