@@ -1262,8 +1262,9 @@ Everything below uses *your* functions: the lecture's figure (DNA -> mRNA -> pro
 *E. coli* 536 genome shipped with the course, tokenized with your `kmer_tokenize`, mapped to ids with your
 `build_kmer_vocab`, framed by `[CLS]` ... `[SEP]` and masked by your `span_mask`. They feed a few steps of masked-LM
 pretraining of DNABERT-mini (`cs502_lib.dnabert`, a small BERT whose head predicts the k bases of every masked
-k-mer). The full pretraining is `python -m cs502_lib.dnabert pretrain` (chapter 10); a few steps only show that the
-loss starts to fall below its initial value of about $\ln 4 \approx 1.39$ per base.
+k-mer). A few steps only show the pipeline at work: the loss falls from its random start to about
+$\ln 4 \approx 1.39$ per base, the level of guessing every base blindly; getting below it takes thousands of steps,
+which is what `python -m cs502_lib.dnabert pretrain` does (chapter 10).
 '''),
         code('''
 from cs502_lib.data import load_genome
