@@ -106,8 +106,8 @@ DEFAULTS: dict[tuple[str, str], FinetuneSettings] = {
     ("promoters", "frozen"): FinetuneSettings(epochs=200, lr=3e-3, batch_size=32),
     ("tfbs", "full"): FinetuneSettings(epochs=2, lr=5e-4, batch_size=32, rc_augment=False),
     ("tfbs", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64),
-    ("splice", "full"): FinetuneSettings(epochs=8, lr=1e-3, batch_size=32),
-    ("splice", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64),
+    ("splice", "full"): FinetuneSettings(epochs=8, lr=1e-3, batch_size=32, pooling="flatten"),
+    ("splice", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64, pooling="flatten"),
 }
 
 

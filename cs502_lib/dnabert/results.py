@@ -14,6 +14,7 @@ Expect about an hour on 2 CPU cores for everything (the per-run seconds are in t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -85,6 +86,9 @@ def results_table(results: dict, task: str) -> list[dict]:
 
 def _checkpoint_info(path: Path) -> dict:
     info: dict = {"path": str(path.relative_to(Path(__file__).resolve().parents[2])) if path.is_relative_to(Path(__file__).resolve().parents[2]) else str(path)}
+    weights = path / "model.pt"
+    if weights.is_file():
+        info["model_pt_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
     cfg = path / "config.json"
     if cfg.is_file():
         info["config"] = json.loads(cfg.read_text())
