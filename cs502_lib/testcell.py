@@ -6,8 +6,7 @@ A test cell of an assignment notebook reads::
     importlib.reload(cs502_lib.testcell).grade("causal_mask", causal_mask)
 
 :func:`grade` runs ``cs502_lib.grading.check_causal_mask`` on the student's function
-and returns its :class:`~cs502_lib.grading.CheckReport` (Jupyter shows it as a green
-box), or raises :class:`~cs502_lib.grading.GradingError` with the check's message
+and prints its one-line :class:`~cs502_lib.grading.CheckReport`, or raises :class:`~cs502_lib.grading.GradingError` with the check's message
 only (no traceback through the grader).
 
 Because a notebook can change any Python object, the grader is protected here, in
@@ -181,8 +180,12 @@ def _fresh_grading():
     return sys.modules["cs502_lib.grading"]
 
 
-def grade(name: str, impl: object, *, device=None):
-    """Run the check of the graded ``name`` on the student's ``impl``; return its report.
+def grade(name: str, impl: object, *, device=None, show: bool = True):
+    """Run the check of the graded ``name`` on the student's ``impl``; print its report (or return it).
+
+    With ``show=True`` (the test cells) the one-line report is printed and nothing is returned:
+    nbgrader reads a test cell's displayed *value* as partial credit, so a test cell shows text only.
+    With ``show=False`` the :class:`~cs502_lib.grading.CheckReport` is returned.
 
     Raises:
         GradingError: the check failed (its message says what, on which case and why), or the
@@ -212,9 +215,14 @@ def grade(name: str, impl: object, *, device=None):
     if check is None:
         raise error_cls(f"{check_name} is not available in this version of cs502_lib; update the course package.")
     try:
-        return check(impl, device=device)
+        report = check(impl, device=device)
     except error_cls as exc:
         message = str(exc)
+    else:
+        if not show:
+            return report
+        print(report)
+        return None
     raise error_cls(message) from None  # the message only, not a traceback through the grader
 
 

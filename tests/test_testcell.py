@@ -39,7 +39,7 @@ def test_grade_runs_the_check_and_detects_a_replaced_check_for_that_check_only()
         def padding_mask(lengths, max_len):
             return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
-        print("report:", testcell.grade("causal_mask", causal_mask).passed)
+        print("report:", testcell.grade("causal_mask", causal_mask, show=False).passed)
         cs502_lib.grading.check_causal_mask = lambda impl, **kw: "all good"
         try:
             testcell.grade("causal_mask", causal_mask)
@@ -51,7 +51,7 @@ def test_grade_runs_the_check_and_detects_a_replaced_check_for_that_check_only()
         except AssertionError as e:
             print("still refused:", "grading code was modified" in str(e))
         # ... and only for that check
-        print("other check:", testcell.grade("padding_mask", padding_mask).passed)
+        print("other check:", testcell.grade("padding_mask", padding_mask, show=False).passed)
         try:
             testcell.untouched("causal_mask")
         except AssertionError:

@@ -72,8 +72,8 @@ def answer(gid: str, points: int, src: str):
 
 def check_cell(name: str, points: int):
     return test(f"test_{name}", points, f'''
-# Checks your {name} ({points} points). Run this cell after the one above: it shows a short
-# report, or a GradingError whose message says what is wrong and the likely cause.
+# Checks your {name} ({points} points). Run this cell after the one above: it prints a short
+# report, or raises a GradingError whose message says what is wrong and the likely cause.
 # (The checker is reloaded from disk here, so nothing in this notebook can change how it grades.)
 import importlib, cs502_lib.testcell
 importlib.reload(cs502_lib.testcell).grade("{name}", {name})
@@ -105,8 +105,9 @@ def how_to(title: str, chapter_links: str, points: str) -> list:
   `raise NotImplementedError()`. Keep the names and signatures as they are: the grader calls them.
 * **Run the test cell under each function** (Shift+Enter). It runs `cs502_lib.grading`'s check of
   that function on many cases (on the CPU, on PyTorch's `meta` device to catch tensors created on the
-  wrong device, and on a GPU when there is one) and either shows a green report or a `GradingError`
-  whose message says which case failed, what was expected, what you returned, and the most likely cause.
+  wrong device, and on a GPU when there is one) and either prints a one-line report
+  (`check_... passed: N cases on cpu, meta in 0.4 s`) or raises a `GradingError` whose message says which
+  case failed, what was expected, what you returned, and the most likely cause.
 * Before you submit, restart the kernel and run all cells (*Kernel > Restart Kernel and Run All Cells*),
   then press nbgrader's **Validate** button, or run `.venv/bin/nbgrader validate <this notebook>` in a terminal.
 * After you submit, the autograder runs the same checks, plus **hidden tests** of edge cases worth extra
