@@ -40,7 +40,7 @@ book: $(STAMP)
 	@echo "The book is at _build/html/index.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book solutions
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab exercises
