@@ -185,3 +185,50 @@ def tamper(check_name: str):
 
 
 EDITED_TEST = "# I edited this test cell so that it passes\nprint('all good')\n"
+
+
+def _unescape(text: str) -> str:
+    for a, b in (("&quot;", '"'), ("&#39;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
+        text = text.replace(a, b)
+    return text
+
+
+def round_trip_tests(name: str, scenarios: list[Scenario]) -> dict:
+    """The tests every assignment shares, to bind in its test module with ``globals().update(...)``.
+
+    A module fixture ``graded`` runs the round trip once; the tests check each scenario's scores,
+    the written answer left to a person, the time per submission, and feedback without hidden tests.
+    """
+    import pytest
+
+    from cs502_lib.course import hidden_test_lines
+
+    @pytest.fixture(scope="module")
+    def graded(tmp_path_factory):
+        return run_round_trip(name, scenarios, tmp_path_factory.mktemp(name))
+
+    @pytest.mark.parametrize("scenario", scenarios, ids=[s.student for s in scenarios])
+    def test_scores(graded, scenario):
+        want = expected(name, scenario.loses)
+        assert {gid: graded.scores[scenario.student][gid] for gid in want} == want
+
+    def test_the_written_answer_waits_for_a_person(graded):
+        assert graded.needs_manual["full"]
+
+    def test_autograding_time_per_submission(graded):
+        per = graded.autograde_seconds / graded.students
+        print(f"{name}: {graded.students} submissions autograded in {graded.autograde_seconds:.1f} s ({per:.1f} s each)")
+        assert per < 90, f"{per:.1f} s per submission"
+
+    @pytest.mark.parametrize("student", [s.student for s in scenarios])
+    def test_feedback_shows_messages_but_no_hidden_test(graded, student):
+        page = feedback_html(graded, student)
+        text = _unescape(re.sub(r"<[^>]+>", "", page))
+        for line in hidden_test_lines(graded.course / "solutions" / name / f"{name}.ipynb"):
+            assert line not in text
+        assert "### BEGIN HIDDEN TESTS" not in page and "Traceback (most recent call last)" not in text
+        if student != "full":
+            assert "GradingError" in page or "Error" in page
+
+    return {f.__name__: f for f in (test_scores, test_the_written_answer_waits_for_a_person,
+                                    test_autograding_time_per_submission, test_feedback_shows_messages_but_no_hidden_test)} | {"graded": graded}
