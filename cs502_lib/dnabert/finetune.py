@@ -37,7 +37,8 @@ from tqdm.auto import tqdm
 
 from ..bio.kmers import KmerTokenizer
 from .model import DEFAULT_CHECKPOINT, DNABertConfig, DNABertForSequenceClassification
-from .tasks import CLASS_NAMES, TASKS, ModelCollapseError, Split, check_not_collapsed, evaluation_protocol, metrics, subsample, task_splits
+from .tasks import (CLASS_NAMES, TASKS, ModelCollapseError, Split, check_not_collapsed, evaluation_protocol, metrics,
+                    print_result, subsample, task_splits)
 
 __all__ = [
     "FinetuneSettings",
@@ -467,12 +468,6 @@ def run(args: argparse.Namespace) -> dict:
     except ModelCollapseError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(3) from None
-    print(f"DNABERT-mini, {res['mode']} fine-tuning from {res['init']} weights, {args.task}: {res['protocol']}")
-    print(f"  test     accuracy {res['accuracy']:.4f}  F1 {res['f1']:.4f}  MCC {res['mcc']:.4f}  (n={res['n']})")
-    if "heldout" in res:
-        h = res["heldout"]
-        print(f"  heldout  accuracy {h['accuracy']:.4f}  F1 {h['f1']:.4f}  MCC {h['mcc']:.4f}  (n={h['n']})")
-    print(f"  {res['seconds']:.1f} s on {res['threads']} thread(s)")
-    if args.json:
-        print(json.dumps(res))
+    print_result(f"DNABERT-mini, {res['mode']} fine-tuning from {res['init']} weights, {args.task}: {res['protocol']}",
+                 res, f"{res['seconds']:.1f} s on {res['threads']} thread(s)", as_json=args.json)
     return res

@@ -22,7 +22,6 @@ Everything is seeded and single-model (no ensembles), and the metrics come from
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -32,7 +31,7 @@ from torch import nn
 
 from ..bio.kmers import NUM_SPECIAL, KmerTokenizer
 from ..bio.sequences import dna_codes
-from .tasks import CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, metrics, subsample, task_splits
+from .tasks import CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, metrics, print_result, subsample, task_splits
 
 __all__ = [
     "MODELS",
@@ -285,12 +284,5 @@ def run(args: argparse.Namespace) -> dict:
     except ModelCollapseError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(3) from None
-    print(f"{args.model} on {args.task}: {res['protocol']}")
-    print(f"  test     accuracy {res['accuracy']:.4f}  F1 {res['f1']:.4f}  MCC {res['mcc']:.4f}  (n={res['n']})")
-    if "heldout" in res:
-        h = res["heldout"]
-        print(f"  heldout  accuracy {h['accuracy']:.4f}  F1 {h['f1']:.4f}  MCC {h['mcc']:.4f}  (n={h['n']})")
-    print(f"  {res['seconds']:.1f} s")
-    if args.json:
-        print(json.dumps(res))
+    print_result(f"{args.model} on {args.task}: {res['protocol']}", res, f"{res['seconds']:.1f} s", as_json=args.json)
     return res

@@ -16,6 +16,7 @@ class for every sequence of an evaluation split.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +34,7 @@ __all__ = [
     "ModelCollapseError",
     "check_not_collapsed",
     "subsample",
+    "print_result",
 ]
 
 TASKS = ("promoters", "tfbs", "splice")
@@ -150,3 +152,18 @@ def subsample(split: Split, max_train: int | None, max_eval: int | None, seed: i
 
     tr = cut(split.train_seqs, split.train_labels, max_train)
     return Split(tr[0], tr[1], {name: cut(s, y, max_eval) for name, (s, y) in split.evals.items()})
+
+
+def print_result(title: str, res: dict, footer: str, *, as_json: bool = False) -> None:
+    """Print a run's metrics (test split, and the held-out split when present) for the command line.
+
+    With ``as_json`` the last line of stdout is ``res`` as one JSON object (the CLI contract).
+    """
+    print(title)
+    print(f"  test     accuracy {res['accuracy']:.4f}  F1 {res['f1']:.4f}  MCC {res['mcc']:.4f}  (n={res['n']})")
+    if "heldout" in res:
+        h = res["heldout"]
+        print(f"  heldout  accuracy {h['accuracy']:.4f}  F1 {h['f1']:.4f}  MCC {h['mcc']:.4f}  (n={h['n']})")
+    print(f"  {footer}")
+    if as_json:
+        print(json.dumps(res))
