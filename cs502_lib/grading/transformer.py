@@ -53,19 +53,8 @@ def check_encoder_layer(impl, *, device=None, time_limit=None) -> CheckReport:
     outputs and input gradients against the reference, determinism (no dropout in
     eval mode), padded positions changing nothing, permutation equivariance.
     """
-    refused = torch_refused_modules() + [reference_item(_RefEncoder, "EncoderLayer")]
-
-    def body(ctx: Context) -> None:
-        for i, (init, cases) in enumerate(_encoder_sizes()):
-            student, ref = build_module(ctx, impl, _RefEncoder, init, _ENC_CONTRACT)
-            if i == 0:
-                check_deterministic(ctx, student, cases[0].args, cases[0].label + " (called twice in eval mode)")
-            for case in cases:
-                ctx.run_case(case, student, ref, names=("output",), variants=catalog.encoder_variants(ref))
-            if i == 0 and ctx.values:
-                _encoder_behaviour(ctx, student)
-
-    return run_check("encoder_layer", impl, body, refused=refused, device=device, time_limit=time_limit, kind="class")
+    return _check_layer("encoder_layer", impl, _RefEncoder, "EncoderLayer", _encoder_sizes, _ENC_CONTRACT,
+                        catalog.encoder_variants, _encoder_behaviour, device=device, time_limit=time_limit)
 
 
 def _encoder_behaviour(ctx: Context, student) -> None:
@@ -121,19 +110,8 @@ def check_decoder_layer(impl, *, device=None, time_limit=None) -> CheckReport:
     Outputs and gradients (target and memory) against the reference, determinism in
     eval mode, no leak from future target positions, padded memory changing nothing.
     """
-    refused = torch_refused_modules() + [reference_item(_RefDecoder, "DecoderLayer")]
-
-    def body(ctx: Context) -> None:
-        for i, (init, cases) in enumerate(_decoder_sizes()):
-            student, ref = build_module(ctx, impl, _RefDecoder, init, _DEC_CONTRACT)
-            if i == 0:
-                check_deterministic(ctx, student, cases[0].args, cases[0].label + " (called twice in eval mode)")
-            for case in cases:
-                ctx.run_case(case, student, ref, names=("output",), variants=catalog.decoder_variants(ref))
-            if i == 0 and ctx.values:
-                _decoder_behaviour(ctx, student)
-
-    return run_check("decoder_layer", impl, body, refused=refused, device=device, time_limit=time_limit, kind="class")
+    return _check_layer("decoder_layer", impl, _RefDecoder, "DecoderLayer", _decoder_sizes, _DEC_CONTRACT,
+                        catalog.decoder_variants, _decoder_behaviour, device=device, time_limit=time_limit)
 
 
 def _decoder_behaviour(ctx: Context, student) -> None:
@@ -160,3 +138,22 @@ def _decoder_behaviour(ctx: Context, student) -> None:
         o2 = ctx.call(student, ctx.to(x), ctx.to(mem2), None, ctx.to(mm), case=label).cpu()
         ctx.expect(torch.allclose(o1, o2, atol=ctx.behaviour_atol), "padded memory positions changed the output", label,
                    "memory_mask must be passed to the cross-attention (cross_attn(x, memory, memory, memory_mask)).")
+
+
+def _check_layer(name, impl, ref_cls, ref_name, sizes, contract, variants, behaviour, *, device, time_limit) -> CheckReport:
+    """The body shared by the layer checks: at each size build the student's and the reference
+    layer with the same weights, check determinism once, compare every case (naming a known
+    mistake from ``variants(ref)``), then run ``behaviour(ctx, student)`` on the first size."""
+    refused = torch_refused_modules() + [reference_item(ref_cls, ref_name)]
+
+    def body(ctx: Context) -> None:
+        for i, (init, cases) in enumerate(sizes()):
+            student, ref = build_module(ctx, impl, ref_cls, init, contract)
+            if i == 0:
+                check_deterministic(ctx, student, cases[0].args, cases[0].label + " (called twice in eval mode)")
+            for case in cases:
+                ctx.run_case(case, student, ref, names=("output",), variants=variants(ref))
+            if i == 0 and ctx.values:
+                behaviour(ctx, student)
+
+    return run_check(name, impl, body, refused=refused, device=device, time_limit=time_limit, kind="class")
