@@ -118,13 +118,10 @@ def test_finetune_cli_json_last_line(tiny_checkpoint):
          "--epochs", "2", "--lr", "3e-3", *QUICK, "--json"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
-    assert proc.returncode in (0, 3), proc.stderr  # 3 = collapse, reported loudly (possible for a tiny random model)
-    if proc.returncode == 0:
-        res = _last_json(proc.stdout)
-        _check_metrics(res, 3)
-        assert res["task"] == "splice" and res["mode"] == "full" and res["init"] == "pretrained" and res["n"] == 48
-    else:
-        assert "model collapse" in proc.stderr
+    assert proc.returncode == 0, proc.stderr  # seeded: this tiny run does not collapse (exit 3 is tested above)
+    res = _last_json(proc.stdout)
+    _check_metrics(res, 3)
+    assert res["task"] == "splice" and res["mode"] == "full" and res["init"] == "pretrained" and res["n"] == 48
 
 
 def test_finetune_frozen_and_scratch_modes(tiny_checkpoint, capsys):
@@ -175,8 +172,65 @@ def test_finetune_errors(tmp_path):
     with pytest.raises(ValueError, match="no pretrained checkpoint"):
         ft.load_classifier(2, tmp_path)
     with pytest.raises(ValueError, match="pooling"):
-        ft.FinetuneSettings(pooling="max")
+        ft.FinetuneSettings(pooling="median")
+    with pytest.raises(ValueError, match="probe_epochs"):
+        ft.FinetuneSettings(probe_epochs=-1)
+    with pytest.raises(ValueError, match="probe_lr"):
+        ft.FinetuneSettings(probe_lr=0.0)
     assert main(["finetune", "--task", "splice", "--checkpoint", str(tmp_path), "--threads", "1"]) == 2
+
+
+def test_max_pooling_ignores_padding_and_picks_the_strongest_token(tiny_checkpoint):
+    model = ft.load_classifier(2, tiny_checkpoint, pooling="max").eval()
+    short, long = "ACGTTGCAAC", "ACGTTGCAACGGATTACAGGCT"
+    ids, mask = ft.encode(model, [short, long])
+    assert not mask[0].all()  # the short sequence is padded in this batch
+    alone = model(*ft.encode(model, [short]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, mask)[:1], alone)  # padding changes nothing
+        z = torch.tanh(model.pooler(model.bert(*ft.encode(model, [long]))))
+        torch.testing.assert_close(model.pooled(*ft.encode(model, [long])), z.amax(1))
+    # a token vector that dominates every feature decides the pooled vector, wherever it sits
+    h = torch.randn(1, 7, model.config.d_model)
+    h[0, 4] = 50.0 * model.pooler.weight.sign().sum(0).sign()
+    feats = torch.tanh(model.pooler(h))
+    assert torch.equal(feats.amax(1)[0], feats[0].max(0).values)
+
+
+def test_probe_stage_trains_the_head_on_a_frozen_encoder_first(tiny_checkpoint, monkeypatch):
+    calls = []
+    real = ft.train_classifier
+
+    def spy(model, seqs, labels, s, *, freeze_encoder=False, **kw):
+        encoder = {n: p.clone() for n, p in model.bert.named_parameters()}
+        head = {n: p.clone() for n, p in model.named_parameters() if not n.startswith("bert.")}
+        out = real(model, seqs, labels, s, freeze_encoder=freeze_encoder, **kw)
+        calls.append((freeze_encoder, s.epochs, s.lr,
+                      all(torch.equal(p, encoder[n]) for n, p in model.bert.named_parameters()),
+                      any(not torch.equal(p, head[n]) for n, p in model.named_parameters() if not n.startswith("bert."))))
+        return out
+
+    monkeypatch.setattr(ft, "train_classifier", spy)
+    split = task_splits("tfbs")[0]
+    model = ft.load_classifier(2, tiny_checkpoint, pooling="max")
+    s = ft.FinetuneSettings(epochs=1, lr=1e-3, batch_size=16, pooling="max", probe_epochs=3, probe_lr=5e-3)
+    losses = ft.train_classifier(model, split.train_seqs[:32], split.train_labels[:32], s, progress=False)
+    assert len(losses) == 1
+    # first the head alone (3 epochs at probe_lr, encoder untouched), then everything (1 epoch at lr)
+    assert calls == [(True, 3, 5e-3, True, True), (False, 1, 1e-3, False, True)]
+    assert all(p.requires_grad for p in model.parameters())  # the encoder is trainable again afterwards
+
+
+def test_cli_options_override_the_task_defaults():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    ft.add_arguments(p)
+    args = p.parse_args(["--task", "tfbs", "--pooling", "mean", "--probe-epochs", "0", "--probe-lr", "0.01", "--epochs", "1"])
+    s = ft.settings_from_args(args)
+    assert (s.pooling, s.probe_epochs, s.probe_lr, s.epochs) == ("mean", 0, 0.01, 1)
+    assert s.lr == ft.DEFAULTS["tfbs", "full"].lr  # what was not given keeps the task's default
+    assert ft.settings_from_args(p.parse_args(["--task", "tfbs"])) == ft.DEFAULTS["tfbs", "full"]
 
 
 # ---- baselines ------------------------------------------------------------------------------------------

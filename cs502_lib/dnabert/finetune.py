@@ -1,18 +1,21 @@
 """Fine-tuning DNABERT-mini on promoters, TF binding and splice sites (``python -m cs502_lib.dnabert finetune``).
 
 The pretrained encoder (the committed checkpoint by default) gets a small classifier on
-top: the token vectors of the last layer are pooled into one vector (their mean over the
-real tokens by default, or the ``[CLS]`` vector), passed through ``tanh(Linear)`` and a
-last ``Linear`` to the class scores. Two modes:
+top, which turns the token vectors of the last layer into class scores. Four heads
+(``pooling``): the mean of the real tokens' vectors, the ``[CLS]`` vector, the *maximum*
+over the tokens of each feature (a motif counts wherever it occurs: promoters and TF
+binding), or a position-aware *flatten* head (splice sites). Two modes:
 
 * **full fine-tuning** (default): every weight is trained, with AdamW, a linear warm-up
   then linear decay of the learning rate, and *layer-wise* learning rates (the classifier
   gets ``head_lr_mult * lr``, the last encoder layer ``lr``, each layer below a factor
-  ``layer_decay`` less, the embeddings least): the layers nearest the input, which hold
-  the most general knowledge from pretraining, move least.
-* **frozen encoder** (``--freeze-encoder``): the encoder is fixed; only the pooler and the
-  classifier learn. The encoder then runs once per sequence (its pooled vectors are
-  cached), so this mode is fast: a linear probe of what pretraining learned.
+  ``layer_decay`` less, the embeddings least). With ``probe_epochs`` > 0 the head is first
+  trained alone on the frozen encoder ("linear probing, then fine-tuning"): a randomly
+  initialized head sends large, random gradients into the pretrained layers and can undo
+  what pretraining learned before the head becomes useful.
+* **frozen encoder** (``--freeze-encoder``): the encoder is fixed; only the head learns.
+  The encoder then runs once per sequence (its outputs are cached), so this mode is fast:
+  a probe of what pretraining learned.
 
 ``--from-scratch`` starts from random weights of the same architecture instead, which
 measures what pretraining buys. Every run is seeded. A model that predicts one class
@@ -54,6 +57,8 @@ __all__ = [
 ]
 
 FINETUNE_FILE = "finetune.json"
+#: The heads a classifier can put on the encoder (see :class:`SequenceClassifier`).
+POOLINGS = ("mean", "cls", "max", "flatten")
 
 
 @dataclass
@@ -74,6 +79,11 @@ class FinetuneSettings:
         encoder_dropout: dropout in the embeddings and encoder layers during fine-tuning.
         rc_augment: train on both strands (reverse complement, for tasks whose label does not
             depend on the strand: TF binding).
+        probe_epochs: full mode only: first train the head alone on the frozen encoder for this
+            many epochs (at ``probe_lr``), then fine-tune everything ("linear probing, then
+            fine-tuning": a head that already works does not send large, random gradients into
+            the pretrained layers at the start of fine-tuning).
+        probe_lr: learning rate of that head-only stage.
     """
 
     epochs: int = 3
@@ -87,10 +97,12 @@ class FinetuneSettings:
     classifier_dropout: float = 0.1
     encoder_dropout: float = 0.1
     rc_augment: bool = False
+    probe_epochs: int = 0
+    probe_lr: float = 3e-3
 
     def __post_init__(self) -> None:
-        if self.pooling not in ("mean", "cls", "flatten"):
-            raise ValueError(f"pooling must be 'mean', 'cls' or 'flatten', got {self.pooling!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
         if not self.lr > 0:
@@ -99,14 +111,20 @@ class FinetuneSettings:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if not 0.0 < self.layer_decay <= 1.0:
             raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay!r}")
+        if not isinstance(self.probe_epochs, int) or self.probe_epochs < 0:
+            raise ValueError(f"probe_epochs must be a non-negative integer, got {self.probe_epochs!r}")
+        if not self.probe_lr > 0:
+            raise ValueError(f"probe_lr must be positive, got {self.probe_lr!r}")
 
 
 #: Per task and mode (``"full"``/``"frozen"``): the settings the course's results use.
 DEFAULTS: dict[tuple[str, str], FinetuneSettings] = {
-    ("promoters", "full"): FinetuneSettings(epochs=20, lr=5e-4, batch_size=16),
-    ("promoters", "frozen"): FinetuneSettings(epochs=200, lr=3e-3, batch_size=32),
-    ("tfbs", "full"): FinetuneSettings(epochs=2, lr=5e-4, batch_size=32, rc_augment=False),
-    ("tfbs", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64),
+    ("promoters", "full"): FinetuneSettings(epochs=10, lr=1e-4, batch_size=16, pooling="max",
+                                            probe_epochs=200, probe_lr=3e-3),
+    ("promoters", "frozen"): FinetuneSettings(epochs=200, lr=3e-3, batch_size=32, pooling="max"),
+    ("tfbs", "full"): FinetuneSettings(epochs=2, lr=1e-3, batch_size=32, pooling="max", layer_decay=1.0,
+                                       probe_epochs=5, probe_lr=3e-3),
+    ("tfbs", "frozen"): FinetuneSettings(epochs=5, lr=3e-3, batch_size=32, pooling="max"),
     ("splice", "full"): FinetuneSettings(epochs=8, lr=1e-3, batch_size=32, pooling="flatten"),
     ("splice", "frozen"): FinetuneSettings(epochs=100, lr=3e-3, batch_size=64, pooling="flatten"),
 }
@@ -118,13 +136,16 @@ class SequenceClassifier(DNABertForSequenceClassification):
     * ``pooling="cls"``: the parent's ``classifier(dropout(tanh(pooler(h[:, 0]))))``;
     * ``pooling="mean"``: the same head on the mean of the last layer's vectors over the real
       tokens (``attention_mask`` True);
+    * ``pooling="max"``: ``tanh(pooler(h_t))`` for every real token ``t``, then the maximum over
+      the tokens of each of the ``d_model`` features, then ``classifier``: each feature is a
+      detector that fires if its pattern occurs *anywhere* in the sequence;
     * ``pooling="flatten"``: a position-aware head for fixed-length inputs: every token vector is
       projected to ``flatten_dim`` numbers, ``tanh``, and all positions are concatenated
       (B, L * flatten_dim) before the last linear layer, so the classifier knows *where* each
       feature occurs (what splice sites need). Call :meth:`use_flatten_head` with the token count.
 
     ``features(ids, mask)`` is the input of the trainable head: (B, d_model) for cls/mean,
-    the token vectors (B, L, d_model) for flatten; ``head(features)`` gives the logits.
+    the token vectors (B, L, d_model) for max and flatten; ``head(features)`` gives the logits.
     """
 
     pooling: str = "mean"
@@ -147,6 +168,11 @@ class SequenceClassifier(DNABertForSequenceClassification):
             if h.shape[1] != self.flatten_length:
                 raise ValueError(f"the flatten head needs {self.flatten_length} tokens per sequence, got {h.shape[1]}")
             return h
+        if self.pooling == "max":
+            if attention_mask is None:
+                return h
+            # padded positions repeat the [CLS] vector: a duplicate of a real token never changes a maximum
+            return torch.where(attention_mask.bool().unsqueeze(-1), h, h[:, :1])
         if attention_mask is None:
             return h.mean(1)
         w = attention_mask.unsqueeze(-1).to(h.dtype)
@@ -156,6 +182,8 @@ class SequenceClassifier(DNABertForSequenceClassification):
         """Class logits from :meth:`features` -> (B, num_labels)."""
         if self.pooling == "flatten":
             return self.flat_out(self.dropout(torch.tanh(self.token_proj(features)).flatten(1)))
+        if self.pooling == "max":
+            return self.classifier(self.dropout(torch.tanh(self.pooler(features)).amax(1)))
         return self.classifier(self.dropout(torch.tanh(self.pooler(features))))
 
     def head_parameters(self) -> list:
@@ -168,7 +196,10 @@ class SequenceClassifier(DNABertForSequenceClassification):
         return self.head(self.features(ids, attention_mask))
 
     def pooled(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.tanh(self.pooler(self.features(ids, attention_mask)))
+        if self.pooling == "flatten":
+            raise ValueError("the flatten head has no pooled vector; use features() and head()")
+        z = torch.tanh(self.pooler(self.features(ids, attention_mask)))
+        return z.amax(1) if self.pooling == "max" else z
 
 
 def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, from_scratch: bool = False,
@@ -281,11 +312,16 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
                      desc: str = "fine-tune") -> list[float]:
     """Train ``model`` on ``(seqs, labels)`` in place; returns the mean training loss of each epoch.
 
-    Frozen mode caches the encoder's pooled features once and trains only ``pooler`` and
-    ``classifier`` on them (full-batch epochs of shuffled mini-batches).
+    Frozen mode caches the encoder's features once and trains only the head on them (epochs of
+    shuffled mini-batches). In full mode with ``s.probe_epochs`` > 0, that head-only training
+    runs first (``probe_epochs`` epochs at ``probe_lr``), then every weight is trained.
     """
-    g = torch.Generator().manual_seed(seed)
     labels = labels.long()
+    if s.probe_epochs and not freeze_encoder:  # stage 1: the head alone, on the frozen encoder
+        probe = replace(s, epochs=s.probe_epochs, lr=s.probe_lr, probe_epochs=0)
+        train_classifier(model, seqs, labels, probe, freeze_encoder=True, seed=seed, progress=progress,
+                         desc=f"{desc} (head only)")
+    g = torch.Generator().manual_seed(seed)
     if s.rc_augment:
         seqs = list(seqs) + _reverse_complement_all(seqs)
         labels = torch.cat([labels, labels])
@@ -429,10 +465,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--epochs", type=int, default=None, help="passes over the training set (default: per task)")
     a("--lr", type=float, default=None, help="peak learning rate (default: per task)")
     a("--batch-size", type=int, default=None)
-    a("--pooling", choices=("mean", "cls", "flatten"), default=None,
+    a("--pooling", choices=POOLINGS, default=None,
       help="mean of the token vectors, [CLS], or flatten (position-aware) (default: per task)")
     a("--encoder-dropout", type=float, default=None, help="dropout inside the encoder while fine-tuning (default 0.1)")
     a("--layer-decay", type=float, default=None, help="layer-wise learning-rate factor (default 0.8)")
+    a("--probe-epochs", type=int, default=None,
+      help="full mode: train the head alone on the frozen encoder for this many epochs first (default: per task)")
+    a("--probe-lr", type=float, default=None, help="learning rate of that head-only stage")
     a("--rc-augment", action=argparse.BooleanOptionalAction, default=None,
       help="also train on the reverse complements")
     a("--folds", type=int, default=10, help="promoters: cross-validation folds (default 10; 106 = leave-one-out)")
@@ -448,7 +487,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> FinetuneSettings:
     """The task's :data:`DEFAULTS`, overridden by the options given on the command line."""
     s = DEFAULTS[args.task, "frozen" if args.freeze_encoder else "full"]
-    changes = {name: getattr(args, name) for name in ("epochs", "lr", "batch_size", "pooling", "layer_decay", "rc_augment", "encoder_dropout")
+    changes = {name: getattr(args, name) for name in ("epochs", "lr", "batch_size", "pooling", "layer_decay", "rc_augment",
+                                                      "encoder_dropout", "probe_epochs", "probe_lr")
                if getattr(args, name) is not None}
     return replace(s, **changes)
 
