@@ -5,7 +5,7 @@ baselines; fine-tuning full and frozen, from the pretrained checkpoint and from 
 and writes ``cs502_lib/dnabert/results/finetune_results.json``, which the chapters read
 instead of retraining. ``--only baselines`` or ``--only finetune`` reruns one part and
 keeps the other from the existing file; ``--tasks`` restricts the tasks.
-Expect about an hour on 2 CPU cores for everything (the per-run seconds are in the file).
+Expect 20 to 40 minutes on 2 CPU cores for everything (the per-run seconds are in the file).
 
 :data:`PUBLISHED` holds the reference figures published on the same data sets and splits
 (see ``cs502_lib/data/README.md``).
