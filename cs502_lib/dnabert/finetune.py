@@ -31,7 +31,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -182,9 +182,12 @@ class SequenceClassifier(DNABertForSequenceClassification):
         """Class logits from :meth:`features` -> (B, num_labels)."""
         if self.pooling == "flatten":
             return self.flat_out(self.dropout(torch.tanh(self.token_proj(features)).flatten(1)))
-        if self.pooling == "max":
-            return self.classifier(self.dropout(torch.tanh(self.pooler(features)).amax(1)))
-        return self.classifier(self.dropout(torch.tanh(self.pooler(features))))
+        return self.classifier(self.dropout(self._pool(features)))
+
+    def _pool(self, features: torch.Tensor) -> torch.Tensor:
+        """``tanh(pooler(features))``, reduced over the tokens by their maximum for the max head -> (B, d_model)."""
+        z = torch.tanh(self.pooler(features))
+        return z.amax(1) if self.pooling == "max" else z
 
     def head_parameters(self) -> list:
         """The parameters of the head in use (trained in frozen mode)."""
@@ -198,8 +201,7 @@ class SequenceClassifier(DNABertForSequenceClassification):
     def pooled(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.pooling == "flatten":
             raise ValueError("the flatten head has no pooled vector; use features() and head()")
-        z = torch.tanh(self.pooler(self.features(ids, attention_mask)))
-        return z.amax(1) if self.pooling == "max" else z
+        return self._pool(self.features(ids, attention_mask))
 
 
 def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, from_scratch: bool = False,
@@ -466,7 +468,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--lr", type=float, default=None, help="peak learning rate (default: per task)")
     a("--batch-size", type=int, default=None)
     a("--pooling", choices=POOLINGS, default=None,
-      help="mean of the token vectors, [CLS], or flatten (position-aware) (default: per task)")
+      help="mean of the token vectors, [CLS], maximum over the tokens, or flatten (position-aware) (default: per task)")
     a("--encoder-dropout", type=float, default=None, help="dropout inside the encoder while fine-tuning (default 0.1)")
     a("--layer-decay", type=float, default=None, help="layer-wise learning-rate factor (default 0.8)")
     a("--probe-epochs", type=int, default=None,
@@ -487,9 +489,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> FinetuneSettings:
     """The task's :data:`DEFAULTS`, overridden by the options given on the command line."""
     s = DEFAULTS[args.task, "frozen" if args.freeze_encoder else "full"]
-    changes = {name: getattr(args, name) for name in ("epochs", "lr", "batch_size", "pooling", "layer_decay", "rc_augment",
-                                                      "encoder_dropout", "probe_epochs", "probe_lr")
-               if getattr(args, name) is not None}
+    changes = {f.name: getattr(args, f.name) for f in fields(FinetuneSettings) if getattr(args, f.name, None) is not None}
     return replace(s, **changes)
 
 
