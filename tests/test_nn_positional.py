@@ -90,3 +90,62 @@ def test_token_embedding_adds_positions():
     torch.testing.assert_close(out[0], expected)
     with pytest.raises(ValueError, match="exceeds max_len=6"):
         emb(torch.zeros(1, 7, dtype=torch.long))
+
+
+# --- relative positions: RoPE and ALiBi (chapter 6) ---------------------------------------------------
+
+from cs502_lib.nn.positional import alibi_bias, alibi_slopes, rotary_embedding  # noqa: E402
+
+
+def test_rope_rotates_each_pair_by_position_times_frequency():
+    d, base = 8, 10000.0
+    x = torch.randn(5, d, dtype=torch.float64)
+    y = rotary_embedding(x)
+    for p in range(5):
+        for i in range(d // 2):
+            a = p * base ** (-2 * i / d)
+            c, s = math.cos(a), math.sin(a)
+            x0, x1 = x[p, 2 * i].item(), x[p, 2 * i + 1].item()
+            assert y[p, 2 * i].item() == pytest.approx(c * x0 - s * x1, abs=1e-12)
+            assert y[p, 2 * i + 1].item() == pytest.approx(s * x0 + c * x1, abs=1e-12)
+    torch.testing.assert_close(y[0], x[0])  # position 0: no rotation
+
+
+def test_rope_keeps_lengths_and_scores_depend_only_on_the_offset():
+    torch.manual_seed(0)
+    q, k = torch.randn(16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
+    n = 40
+    qs, ks = rotary_embedding(q.expand(n, 16).clone()), rotary_embedding(k.expand(n, 16).clone())
+    torch.testing.assert_close(qs.norm(dim=1), q.norm().expand(n))
+    scores = qs @ ks.T  # the same query and key placed at every position
+    for offset in (-7, 0, 3, 20):
+        diag = torch.diagonal(scores, offset=offset)
+        torch.testing.assert_close(diag, diag[0].expand_as(diag))
+
+
+def test_rope_batches_positions_and_errors():
+    x = torch.randn(2, 3, 6, 4)  # (B, heads, L, d_k)
+    y = rotary_embedding(x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    torch.testing.assert_close(y[1, 2], rotary_embedding(x[1, 2]))
+    shifted = rotary_embedding(x[0, 0], positions=torch.arange(10, 16))
+    torch.testing.assert_close(shifted, rotary_embedding(torch.cat([torch.zeros(10, 4), x[0, 0]]))[10:])
+    with pytest.raises(ValueError, match="must be even"):
+        rotary_embedding(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="one entry per row"):
+        rotary_embedding(torch.randn(3, 4), positions=torch.arange(4))
+
+
+def test_alibi_slopes_and_bias():
+    torch.testing.assert_close(alibi_slopes(8), torch.tensor([2.0 ** -(h + 1) for h in range(8)]))
+    torch.testing.assert_close(alibi_slopes(4), torch.tensor([2.0 ** (-2 * (h + 1)) for h in range(4)]))
+    b = alibi_bias(4, 5)
+    assert b.shape == (4, 5, 5) and b.dtype == torch.float32
+    for h, m in enumerate(alibi_slopes(4).tolist()):
+        for i in range(5):
+            for j in range(5):
+                assert b[h, i, j].item() == pytest.approx(-m * abs(i - j))
+    c = alibi_bias(2, 4, causal=True)
+    assert torch.isinf(c[:, 0, 1:]).all() and torch.equal(c[:, 3], alibi_bias(2, 4)[:, 3])
+    with pytest.raises(ValueError, match="num_heads must be a positive integer"):
+        alibi_bias(0, 3)

@@ -1,4 +1,9 @@
-"""Sinusoidal positional encoding, embeddings and attention masks (chapter 6 and 8)."""
+"""Positional encodings, embeddings and attention masks (chapters 6 and 8).
+
+Absolute positions: :func:`sinusoidal_positional_encoding` (added to the token embeddings by
+:class:`TokenEmbedding`). Relative positions inside attention: :func:`rotary_embedding` (RoPE, rotates
+queries and keys) and :func:`alibi_bias` (ALiBi, a distance penalty added to the scores).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ __all__ = [
     "causal_mask",
     "padding_mask",
     "TokenEmbedding",
+    "rotary_embedding",
+    "alibi_slopes",
+    "alibi_bias",
 ]
 
 
@@ -103,3 +111,77 @@ class TokenEmbedding(nn.Module):
             raise ValueError(f"sequence length {ids.shape[1]} exceeds max_len={self.pe.shape[0]}")
         x = self.embed(ids) * math.sqrt(self.d_model) + self.pe[: ids.shape[1]]
         return self.dropout(x)
+
+
+def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
+    r"""Rotary position embedding (RoPE, Su et al. 2021) of queries or keys, interleaved layout.
+
+    Feature pair :math:`(x_{2i}, x_{2i+1})` of the vector at position :math:`p` is rotated by the angle
+    :math:`p\,\omega_i`, with the frequencies of the sinusoidal encoding,
+    :math:`\omega_i = \mathrm{base}^{-2i/d}`:
+
+    .. math::
+        \begin{pmatrix} y_{2i} \\ y_{2i+1} \end{pmatrix} =
+        \begin{pmatrix} \cos p\omega_i & -\sin p\omega_i \\ \sin p\omega_i & \cos p\omega_i \end{pmatrix}
+        \begin{pmatrix} x_{2i} \\ x_{2i+1} \end{pmatrix}.
+
+    Applied to the queries and to the keys (never to the values), the dot product of a query at position
+    :math:`p` with a key at position :math:`q` then depends on the positions only through :math:`q - p`.
+    Rotations keep lengths, so :math:`\lVert y\rVert = \lVert x\rVert`.
+
+    Args:
+        x: tensor (..., L, d) with d even; position ``positions[l]`` is used for row ``l``.
+        positions: optional tensor (L,) of positions (integer or float); default ``0 .. L-1``.
+        base: the frequency base (10000 as in the sinusoidal encoding).
+
+    Returns:
+        Tensor of the shape and dtype of ``x``.
+    """
+    require_ndim("x", x, min_ndim=2)
+    length, d = x.shape[-2], x.shape[-1]
+    if d % 2:
+        raise ValueError(f"the last dimension of x must be even (features are rotated in pairs), got {d}")
+    if positions is None:
+        positions = torch.arange(length, device=x.device)
+    else:
+        require_ndim("positions", positions, 1)
+        if positions.shape[0] != length:
+            raise ValueError(f"positions must have one entry per row of x ({length}), got {positions.shape[0]}")
+    freqs = torch.pow(base, -torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)  # (d/2,)
+    angle = positions.to(device=x.device, dtype=torch.float64)[:, None] * freqs  # (L, d/2)
+    cos, sin = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = torch.empty_like(x)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    r"""The head-specific slopes of ALiBi (Press et al. 2022): :math:`m_h = 2^{-8h/H}`, h = 1..H.
+
+    A geometric sequence from :math:`2^{-8/H}` (a steep penalty, a local head) down to :math:`2^{-8}`
+    (an almost flat one, a global head). Returns a float32 tensor (num_heads,).
+    """
+    require_positive_int("num_heads", num_heads)
+    h = torch.arange(1, num_heads + 1, dtype=torch.float64)
+    return torch.pow(2.0, -8.0 * h / num_heads).float()
+
+
+def alibi_bias(num_heads: int, n: int, causal: bool = False) -> torch.Tensor:
+    r"""ALiBi's additive attention bias, a float tensor (num_heads, n, n).
+
+    Entry ``[h, i, j]`` is :math:`-m_h\,|i - j|` (see :func:`alibi_slopes`): a query pays a penalty that grows
+    linearly with its distance to the key, at a different rate in each head. It is added to the scores
+    :math:`q_i \cdot k_j / \sqrt{d_k}` before the softmax, and no position vector is added to the embeddings.
+    With ``causal=True`` the keys after the query (j > i) get ``-inf`` as well, which is the original,
+    decoder-only form of ALiBi; the default symmetric form suits an encoder.
+    """
+    require_positive_int("num_heads", num_heads)
+    require_nonnegative_int("n", n)
+    idx = torch.arange(n)
+    distance = (idx[:, None] - idx[None, :]).abs().float()  # (n, n)
+    bias = -alibi_slopes(num_heads)[:, None, None] * distance  # (H, n, n)
+    if causal:
+        bias = bias.masked_fill(~causal_mask(n), float("-inf"))
+    return bias
