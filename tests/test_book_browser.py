@@ -2,6 +2,14 @@
 errors, its images load, MathJax (served by the book itself) renders its math, the sidebar lists every
 chapter, and the search page finds results. Screenshots go to _build/screenshots/.
 
+And every page reads well in a 1280 px wide window (the layout checks):
+- no output block, table or displayed equation is wider than its box (nothing hides behind a horizontal
+  scroll bar or is clipped): scrollWidth against clientWidth, within 2 px;
+- no figure is blank (the pixel variance of its PNG), and no figure an output cell draws (matplotlib: it
+  holds text) is shown below 60% of its natural width, where its labels become unreadable;
+- no progress-bar text (tqdm's `it/s]`, `%|`, block characters) is printed into the page.
+Each failure names the page and the element.
+
 Needs Debian's `chromium` and `chromium-driver` (.ci/install-chromium.sh installs them); without them
 the test is skipped, with the reason. The browser is cut off from every host but this machine's own
 test server, as on CI, so anything the book fetches from the internet shows up as an error here.
@@ -166,3 +174,116 @@ def test_search_finds_attention(browser, site, built_book):
     browser.save_screenshot(str(shots / "search.png"))
     errors = _severe(browser)
     assert not errors, "console errors on the search page:\n" + "\n".join(errors)
+
+
+# --- layout checks: what a reader sees in a 1280 px wide window --------------------------------------
+
+TOLERANCE_PX = 2      # sub-pixel rounding of scrollWidth and clientWidth
+MIN_FIGURE_SCALE = 0.6  # a figure with text shown smaller than this is unreadable (ticks of 10 px become 6)
+BLANK_STD = 2.0       # grey-level standard deviation (0-255) under which a figure is blank
+PROGRESS_BAR = re.compile(r"(?:it/s|s/it)\]|\d%\||\| *\d+/\d+ \[|[█▏▎▍▌▋▊▉]")  # tqdm's rate, bar and count
+
+LAYOUT = """
+const TOL = arguments[0];
+const article = document.querySelector('.bd-article') || document.querySelector('main') || document.body;
+const describe = (el) => {
+  const cls = (el.getAttribute('class') || '').trim().split(/\\s+/).filter(Boolean).slice(0, 3).join('.');
+  const text = (el.innerText || el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 90);
+  let section = el.closest('section');
+  const heading = section && section.querySelector('h1, h2, h3');
+  const out = el.closest('.cell_output .output');
+  const kind = !out ? '' : out.classList.contains('stream') ? 'printed ' : out.querySelector('.highlight') ? 'source listing ' : 'html ';
+  return {element: kind + el.tagName.toLowerCase() + (cls ? '.' + cls : ''), text: text,
+          section: heading ? heading.innerText.replace(/[#¶]/g, '').replace(/\\s+/g, ' ').trim() : ''};
+};
+const wide = [];
+const reported = [];
+const overflow = (el) => {
+  // content wider than the element's box (scrolls or is clipped), or the element wider than its parent's
+  const w = el.getBoundingClientRect().width;
+  if (w === 0) return null;
+  if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + TOL) return [el.scrollWidth, el.clientWidth];
+  const parent = el.parentElement;
+  if (parent && parent.clientWidth > 0 && w > parent.clientWidth + TOL) return [Math.round(w), parent.clientWidth];
+  return null;
+};
+const check = (kind, els) => {
+  for (const el of els) {
+    if (reported.some(r => r.contains(el) || el.contains(r))) continue;
+    const o = overflow(el);
+    if (o) { reported.push(el); wide.push(Object.assign({kind: kind, content_px: o[0], box_px: o[1]}, describe(el))); }
+  }
+};
+// innermost first: the element that actually scrolls is the one reported
+check('output', article.querySelectorAll('.cell_output pre, .cell_output table'));
+check('output', article.querySelectorAll('.cell_output .output, .cell_output'));
+check('table', article.querySelectorAll('table'));
+check('equation', article.querySelectorAll('div.math mjx-container, mjx-container[display="true"], div.math'));
+check('page', [article]);
+const figures = Array.from(article.querySelectorAll('img')).map(img => Object.assign({
+  src: img.currentSrc || img.src, natural_px: img.naturalWidth, shown_px: Math.round(img.getBoundingClientRect().width),
+  output: !!img.closest('.cell_output')}, describe(img)));
+return {window_px: window.innerWidth, wide: wide, figures: figures, text: article.innerText};
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(browser, site, page) -> dict:
+    """Open `page` once, wait for its math and images, and measure what the layout checks need."""
+    _open(browser, f"{site}/{page}.html")
+    if browser.execute_script(MATH_STATE)["math"]:
+        _wait(browser, lambda d: (s := d.execute_script(MATH_STATE))["rendered"] == s["math"],
+              f"MathJax did not render every formula of {page}")
+    browser.execute_script("Array.from(document.images).forEach(i => i.scrollIntoView());")
+    _wait(browser, lambda d: all(i["complete"] for i in d.execute_script(IMAGE_STATE)), f"images of {page} never finished loading")
+    return browser.execute_script(LAYOUT, TOLERANCE_PX)
+
+
+def _where(item: dict) -> str:
+    section = f" in section '{item['section']}'" if item.get("section") else ""
+    return f"<{item['element']}>{section}: {item['text']!r}"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_nothing_wider_than_its_box(browser, site, page):
+    layout = _layout(browser, site, page)
+    assert layout["window_px"] >= 1270, f"the window is {layout['window_px']} px wide, not 1280"
+    lines = [f"  {w['kind']} {w['content_px']} px in a box of {w['box_px']} px: {_where(w)}" for w in layout["wide"]]
+    assert not lines, f"{page}: content wider than its box at 1280 px (scrolls or is clipped):\n" + "\n".join(lines)
+
+
+def _grey_levels(path: Path):
+    """The image's grey levels (0-255, transparency composed on white), as a numpy array."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as img:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("L"), dtype=np.float64)
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_figures_not_blank_and_not_shrunk(browser, site, built_book, page):
+    layout = _layout(browser, site, page)
+    problems = []
+    for fig in layout["figures"]:
+        if not fig["src"].startswith(site):
+            continue
+        path = built_book / fig["src"][len(site):].split("?")[0].split("#")[0].lstrip("/")
+        if path.suffix.lower() == ".png" and path.exists():
+            grey = _grey_levels(path)
+            if grey.std() < BLANK_STD:
+                problems.append(f"  blank figure (grey-level std {grey.std():.2f} < {BLANK_STD}) {path.name}: {_where(fig)}")
+        scale = fig["shown_px"] / fig["natural_px"] if fig["natural_px"] else 1.0
+        if fig["output"] and scale < MIN_FIGURE_SCALE:
+            problems.append(f"  figure shown at {scale:.0%} of its width ({fig['shown_px']} of {fig['natural_px']} px; "
+                            f"under {MIN_FIGURE_SCALE:.0%} its text is unreadable) {path.name}: {_where(fig)}")
+    assert not problems, f"{page}: figures a reader cannot read at 1280 px:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_progress_bar_text(browser, site, page):
+    layout = _layout(browser, site, page)
+    lines = [line.strip()[:160] for line in layout["text"].splitlines() if PROGRESS_BAR.search(line)]
+    assert not lines, f"{page} shows progress-bar text (tqdm belongs on the command line):\n  " + "\n  ".join(lines)
