@@ -6,9 +6,26 @@ import inspect
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib import colors as mcolors
 import torch
 
-__all__ = ["heatmap", "plot_curves", "show_source"]
+__all__ = ["heatmap", "label_color", "plot_curves", "show_source"]
+
+
+def relative_luminance(color) -> float:
+    """Relative luminance (WCAG 2) of a matplotlib colour, from 0 (black) to 1 (white)."""
+    r, g, b = mcolors.to_rgb(color)
+
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+
+
+def label_color(background) -> str:
+    """The text colour with the higher contrast on ``background``: near-black on light colours, white on dark."""
+    lum = relative_luminance(background)
+    return "#111111" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "white"
 
 
 def heatmap(
@@ -23,9 +40,15 @@ def heatmap(
     cmap: str = "viridis",
     annotate: bool = False,
     colorbar: bool = True,
+    fmt: str = ".2f",
+    annotate_fontsize: float = 9,
     **kwargs,
 ):
-    """Draw a 2-D matrix (tensor or array) as a heatmap; returns the matplotlib Axes."""
+    """Draw a 2-D matrix (tensor or array) as a heatmap; returns the matplotlib Axes.
+
+    With ``annotate=True`` every cell shows its value (formatted with ``fmt``) in a colour chosen against the
+    cell's own colour (see :func:`label_color`), so that labels stay readable on light and dark cells alike.
+    """
     m = matrix.detach().cpu().float().numpy() if isinstance(matrix, torch.Tensor) else matrix
     if getattr(m, "ndim", 2) != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {getattr(m, 'shape', None)}")
@@ -37,9 +60,12 @@ def heatmap(
     if ylabels is not None:
         ax.set_yticks(range(len(ylabels)), labels=list(ylabels))
     if annotate:
+        # each label's colour is chosen against its own cell: dark text on light cells, white on dark ones
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+                cell_rgba = im.cmap(im.norm(m[i, j]))
+                ax.text(j, i, f"{m[i, j]:{fmt}}", ha="center", va="center", color=label_color(cell_rgba),
+                        fontsize=annotate_fontsize)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
+from ..plotting import label_color
+
 __all__ = [
     "PALETTE", "BOOK_CONTENT_PX", "FIG_DPI", "MIN_TEXT_PX", "FONT", "Box",
     "new_diagram", "role_colors", "box", "arrow", "label", "grid_block",
@@ -116,15 +118,8 @@ class Box:
 
 
 def text_color_for(fill) -> str:
-    """Dark text on light fills, white text on dark fills (relative luminance, WCAG weights)."""
-    r, g, b = mcolors.to_rgb(fill)
-
-    def lin(c):
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    lum = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
-    # contrast against black vs against white: pick the larger
-    return "#111111" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "white"
+    """Dark text on light fills, white text on dark fills (the rule of :func:`cs502_lib.plotting.label_color`)."""
+    return label_color(fill)
 
 
 def box(ax, x: float, y: float, w: float, h: float, text: str = "", *, role: str = "neutral",
