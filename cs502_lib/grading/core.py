@@ -22,7 +22,7 @@ import sysconfig
 import threading
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -179,6 +179,8 @@ def _describe_frame(frame: traceback.FrameSummary) -> str:
     name = frame.filename
     if "ipykernel" in name or name.startswith("<ipython-input"):
         where = f"line {frame.lineno} of your notebook cell"
+    elif name.startswith("<cell ") and name.endswith(">"):  # a solution cell run by the grading worker
+        where = f"line {frame.lineno} of your cell `{name[6:-1]}`"
     else:
         where = f"line {frame.lineno} of {os.path.basename(name)}"
     if frame.name and frame.name != "<module>":
@@ -193,6 +195,8 @@ def student_location(exc: BaseException, student_files: Iterable[str]) -> str | 
     Falls back to the innermost frame outside torch, cs502_lib, the standard
     library and site-packages (a helper in another notebook cell); None if there is none.
     """
+    if getattr(exc, "_cs502_where", None):  # located by the grading worker, where the code ran
+        return exc._cs502_where
     frames = traceback.extract_tb(exc.__traceback__)
     files = {os.path.normcase(f) for f in student_files}
     chosen = None
@@ -244,6 +248,10 @@ _HINTS = (
      "no batch dimension or extra leading batch dimensions."),
     ("too many values to unpack", "check what you unpack: the function returns a tuple whose size the contract fixes."),
     ("not enough values to unpack", "check what you unpack: this case may have extra leading batch dimensions."),
+    ("before Module.__init__() call", "call `super().__init__()` first in your `__init__`, before assigning "
+     "layers or parameters to `self`."),
+    ("uninitialized parameter", "a lazy layer (`nn.LazyLinear`) whose shape is not known yet: the contract asks "
+     "for `nn.Linear(d_model, d_model)` with explicit sizes."),
 )
 
 
@@ -289,8 +297,10 @@ class Context:
     """One run of a check on one device: calls student code under the guards, compares with the reference."""
 
     def __init__(self, check: str, device: torch.device, *, refused: list, student_files: set[str],
-                 budget: list[float], time_limit: float) -> None:
+                 budget: list[float], time_limit: float, remote=None) -> None:
         self.check = check
+        #: the grading worker when the student's code runs in another process (a clean verdict), else None
+        self.remote = remote
         self.device = device
         self.meta = device.type == "meta"
         self.values = not self.meta
@@ -355,7 +365,7 @@ class Context:
         mode = GuardMode(strict_device=self.device.type != "cpu")
         start = time.perf_counter()
         try:
-            with refuse_python(self.refused, mode), mode, _deadline(self.remaining()):
+            with self._guards(mode):
                 result = fn(*args, **kwargs)
         except _TimeLimitExceeded as exc:
             self._budget[0] += time.perf_counter() - start
@@ -374,13 +384,27 @@ class Context:
             if mode.violation is not None:
                 self._violation(mode.violation, case, exc)
             where = student_location(exc, self.student_files)
-            if self.meta:
+            if self.meta and not _is_crash(exc):
                 raise _MetaUnsupported(where or "your code") from exc
             self._student_exception(exc, case, what, where)
         self._budget[0] += time.perf_counter() - start
         if mode.violation is not None:  # raised, then swallowed by a try/except in the student's code
             self._violation(mode.violation, case)
         return result
+
+    def _guards(self, mode: GuardMode):
+        """The guards around one call of student code: here (delegation, devices, deadline), or, when the
+        code lives in the grading worker, the settings its request carries (the worker applies the guards)."""
+        if self.remote is not None:
+            from .remote import call_settings
+
+            return call_settings(strict_device=self.device.type != "cpu", time_limit=self.remaining(),
+                                 item=self.remote.item)
+        stack = ExitStack()
+        stack.enter_context(refuse_python(self.refused, mode))
+        stack.enter_context(mode)
+        stack.enter_context(_deadline(self.remaining()))
+        return stack
 
     def _timeout(self, exc: BaseException, case: str):
         where = student_location(exc, self.student_files)
@@ -409,7 +433,20 @@ class Context:
 
     def _student_exception(self, exc: BaseException, case: str, what: str, where: str | None):
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        hint = _hint_for(str(exc))
+        if isinstance(exc, NotImplementedError) and not any(
+                word in message for word in ("aten::", "Could not run", "not implemented for", "meta tensor")):
+            self.fail(f"{what} is not written yet: it raises NotImplementedError{': ' + message if message else ''}",
+                      case, [f"at {where}" if where else ""],
+                      "the exercise's placeholder `raise NotImplementedError()` is still there: replace it with your "
+                      "code, run the cell, then run the check again.")
+        hint = None
+        check_hint = getattr(self, "exception_hint", None)  # a check's own hints: (message, case label) -> str
+        if check_hint is not None:
+            try:
+                hint = check_hint(str(exc), case)
+            except Exception:  # a hint is only a help
+                hint = None
+        hint = hint or _hint_for(str(exc))
         self.fail(
             f"{what} raised {type(exc).__name__}: {message}",
             case,
@@ -435,8 +472,15 @@ class Context:
             )
         start = time.perf_counter()
         try:
-            with _deadline(self.remaining()):
-                result = torch.autograd.grad([o for o, _ in pairs], inputs, [g for _, g in pairs], allow_unused=True)
+            if self.remote is not None:
+                from .remote import call_settings
+
+                with call_settings(time_limit=self.remaining(), item=self.remote.item):
+                    result = self.remote.grad([o for o, _ in pairs], inputs, [g for _, g in pairs])
+            else:
+                with _deadline(self.remaining()):
+                    result = torch.autograd.grad([o for o, _ in pairs], inputs, [g for _, g in pairs],
+                                                 allow_unused=True)
         except _TimeLimitExceeded as exc:
             self._budget[0] += time.perf_counter() - start
             self._timeout(exc, case)
@@ -444,7 +488,9 @@ class Context:
             self._budget[0] += time.perf_counter() - start
             where = student_location(exc, self.student_files)
             where = f"at {where}" if where else ""
-            if not where:
+            if not where and getattr(exc, "_cs502_forward_where", None):
+                where = f"the operation whose backward failed was computed at {exc._cs502_forward_where}"
+            if not where and self.remote is None:
                 line = self._forward_line(replay)
                 where = f"the operation whose backward failed was computed at {line}" if line else ""
             text = str(exc).strip().splitlines()[0].split(" Hint:")[0] if str(exc).strip() else ""
@@ -678,6 +724,9 @@ class Context:
     def expect_error(self, fn: Callable, *args, error: type = ValueError, case: str, cause: str, **kwargs) -> None:
         """Check that student code raises ``error`` (for example ValueError on invalid arguments)."""
         def attempt():
+            if hasattr(fn, "attempt"):  # student code in the grading worker: it catches there, under its guards
+                status, value = fn.attempt(*args, **kwargs)
+                return value if status == "error" else None
             try:
                 fn(*args, **kwargs)
             except Exception as exc:  # returned, not raised, so that the guards' handling is bypassed
@@ -881,7 +930,10 @@ def run_check(
     """Run ``body`` once per device and return the report (or raise GradingError)."""
     check = f"check_{name}" if not name.startswith("check_") else name
     limit = _time_limit(time_limit)
-    if kind == "class":
+    remote = getattr(impl, "_worker", None) if hasattr(impl, "info") else None
+    if remote is not None:
+        _check_remote_kind(check, impl.info, kind)
+    elif kind == "class":
         if not isinstance(impl, type):
             what = f"an instance of {type(impl).__name__}" if isinstance(impl, torch.nn.Module) else _type_name(impl)
             raise GradingError(f"{check} failed: pass your class itself (for example `{check}(MyClass)`), "
@@ -905,10 +957,34 @@ def run_check(
     torch.set_num_threads(1)  # the cases are tiny: threads only add overhead (and suffer badly on a busy machine)
     try:
         for dev in devices:
-            total += _run_on(check, dev, body, refused, files, budget, limit, used, notes)
+            total += _run_on(check, dev, body, refused, files, budget, limit, used, notes, remote)
     finally:
         torch.set_num_threads(threads)
+        if remote is not None:
+            try:
+                remote.release()
+            except Exception:  # a dead worker holds nothing; the next check starts a new one
+                pass
     return CheckReport(check, total, used, time.perf_counter() - start, notes)
+
+
+def _check_remote_kind(check: str, info: dict, kind: str) -> None:
+    """The checks of :func:`run_check` on what was passed, for an object that lives in the grading worker."""
+    type_name = info.get("type", "object")
+    if kind == "class":
+        if not info.get("is_class"):
+            what = f"an instance of {type_name}" if info.get("module_instance") else f"a {type_name}"
+            raise GradingError(f"{check} failed: pass your class itself (for example `{check}(MyClass)`), "
+                               f"not {what}; the grader builds it at several sizes.")
+        if not info.get("module_class"):
+            raise GradingError(f"{check} failed: {info.get('name') or type_name} must be a subclass of torch.nn.Module.")
+    elif not info.get("callable") or info.get("is_class"):
+        raise GradingError(f"{check} failed: expected your function, got a {type_name}.")
+
+
+def _is_crash(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the process running the student's code ended (never a meta fallback)."""
+    return type(exc).__name__ == "WorkerCrashed"
 
 
 _warm = False
@@ -928,12 +1004,14 @@ def _warm_up() -> None:
     _warm = True
 
 
-def _run_on(check, dev, body, refused, files, budget, limit, used, notes) -> int:
+def _run_on(check, dev, body, refused, files, budget, limit, used, notes, remote=None) -> int:
     """Run the body on one device; a meta run that cannot read values falls back (noted in the report)."""
-    ctx = Context(check, dev, refused=refused, student_files=files, budget=budget, time_limit=limit)
+    ctx = Context(check, dev, refused=refused, student_files=files, budget=budget, time_limit=limit, remote=remote)
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
+            if remote is not None:
+                remote.seed(0)
             body(ctx)
         used.append(str(dev))
     except _MetaUnsupported as exc:
