@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
-from .guards import DelegationRefused, DeviceMismatch, GuardMode, refuse_python
+from .guards import DelegationRefused, DeviceMismatch, GuardMode, is_stand_in, refuse_python
 
 __all__ = ["GradingError", "CheckReport", "Case", "Context", "run_check", "DEVICE", "DEFAULT_TIME_LIMIT"]
 
@@ -588,11 +588,13 @@ class Context:
                 self.fail(f"`{name}` has dtype {out.dtype}; expected {exp.dtype}", case, cause=cause)
             want_device = out_device or self.device
             if out.device != want_device and not (out.device.type == want_device.type and want_device.index is None):
-                self.fail(
-                    f"`{name}` is on device {out.device}; expected {want_device}", case,
-                    cause="a tensor created without `device=`: build new tensors on the inputs' device "
-                    "(`device=x.device`, `torch.zeros_like(x)`, `x.new_ones(...)`) or on the `device` argument.",
-                )
+                cause = ("a tensor created without `device=`: build new tensors on the inputs' device "
+                         "(`device=x.device`, `torch.zeros_like(x)`, `x.new_ones(...)`) or on the `device` argument.")
+                if is_stand_in(out):
+                    cause = ("your code moved a tensor to the CPU (`.cpu()`, `.to('cpu')`) and built the result "
+                             "there: on a GPU the result would be on the CPU too; keep every tensor on the inputs' "
+                             "device (drop the `.cpu()`).")
+                self.fail(f"`{name}` is on device {out.device}; expected {want_device}", case, cause=cause)
         return outputs
 
     def _shape_mismatch(self, name: str, got: tuple, exp: tuple, case: str):
@@ -602,6 +604,9 @@ class Context:
             cause = "the result is transposed (the last two dimensions are swapped)."
         elif len(got) == len(exp) + 1 and any(got[:i] + got[i + 1:] == exp and got[i] == 1 for i in range(len(got))):
             cause = "an extra dimension of size 1 (an `unsqueeze` or a batch dimension too many); remove it."
+        elif len(got) < len(exp) and _drops_only_ones(got, exp):
+            cause = ("a `.squeeze()` removed the dimensions of size 1 (this case has size 1 there, e.g. batch size 1): "
+                     "squeeze only the dimension you mean (`squeeze(-1)`), or not at all.")
         elif len(got) == len(exp) - 1 and any(got == exp[:i] + exp[i + 1:] for i in range(len(exp))):
             dropped = [i for i in range(len(exp)) if got == exp[:i] + exp[i + 1:]][0]
             cause = (f"dimension {dropped} (size {exp[dropped]}) was reduced away (a mean or sum over it, "
@@ -795,6 +800,17 @@ class Context:
                 )
 
 
+def _drops_only_ones(got: tuple, exp: tuple) -> bool:
+    """Whether shape ``got`` is ``exp`` with some dimensions of size 1 removed (what a `.squeeze()` does)."""
+    rest = list(got)
+    for d in exp:
+        if rest and rest[0] == d:
+            rest.pop(0)
+        elif d != 1:
+            return False
+    return not rest
+
+
 def _arg_name(case: Case, i: int) -> str:
     names = getattr(case, "arg_names", None)
     if names and i < len(names):
@@ -831,18 +847,33 @@ def build_module(ctx: Context, impl: type, ref_cls: type, args: tuple, contract:
     except Exception as exc:
         ctx.fail(f"the state_dict of your {impl.__name__} could not be read ({exc})", label)
     theirs = ref.state_dict()
-    missing = [k for k in theirs if k not in mine]
+    try:
+        names = [str(k) for k in mine]
+        missing = [k for k in theirs if k not in mine]
+    except Exception as exc:
+        ctx.fail(f"the state_dict of your {impl.__name__} could not be read ({type(exc).__name__}: {exc})", label,
+                 cause="`state_dict()` must return the module's parameters by name: do not override it.")
     if missing:
         ctx.fail(
             f"your {impl.__name__} has no parameter {', '.join(repr(k) for k in missing[:6])}"
             + (" ..." if len(missing) > 6 else ""),
             label,
-            [f"its parameters are: {', '.join(mine) or '(none)'}"],
-            f"the grader loads the reference weights by the contract's attribute names: {contract}",
+            [f"its parameters are: {', '.join(names) or '(none)'}"],
+            _missing_cause(missing, names, contract),
         )
     for k, v in theirs.items():
-        if tuple(mine[k].shape) != tuple(v.shape):
-            ctx.fail(f"your parameter {k!r} has shape {tuple(mine[k].shape)}; expected {tuple(v.shape)}", label,
+        try:
+            lazy = torch.nn.parameter.is_lazy(mine[k])
+            shape = None if lazy else tuple(mine[k].shape)
+        except Exception as exc:
+            ctx.fail(f"your parameter {k!r} could not be read ({type(exc).__name__}: {exc})", label,
+                     cause=f"the contract: {contract}")
+        if lazy:
+            ctx.fail(f"your parameter {k!r} is not initialized (a lazy layer such as nn.LazyLinear: its shape is only "
+                     "known after a first call)", label,
+                     cause=f"create the layers with explicit sizes, as the contract asks: {contract}")
+        if shape != tuple(v.shape):
+            ctx.fail(f"your parameter {k!r} has shape {shape}; expected {tuple(v.shape)}", label,
                      cause=f"the contract: {contract}")
     try:
         with torch.no_grad():
@@ -850,12 +881,32 @@ def build_module(ctx: Context, impl: type, ref_cls: type, args: tuple, contract:
     except Exception as exc:
         ctx.fail(f"the reference weights could not be loaded into your {impl.__name__} ({exc})", label,
                  cause=f"the contract: {contract}")
-    student.eval()
+    try:
+        student.eval()
+    except Exception as exc:
+        ctx.fail(f"your {impl.__name__} could not be put in eval mode ({type(exc).__name__}: {exc})", label,
+                 cause="a method of yours named `eval` or `train` hides nn.Module's own; rename it.")
     try:
         student.to(ctx.device)
     except Exception as exc:
         ctx.fail(f"your {impl.__name__} could not be moved to {ctx.device} ({exc})", label)
     return student, copy.deepcopy(ref).double().eval()
+
+
+def _missing_cause(missing: list[str], names: list[str], contract: str) -> str:
+    """Why the reference's parameters ``missing`` are not among the student's ``names``."""
+    for key in missing:
+        owner, _, param = key.rpartition(".")
+        theirs = [n[len(owner) + 1:] for n in names if owner and n.startswith(owner + ".")]
+        if theirs and param in ("weight", "bias"):
+            what = f"`{owner}` has the parameters {', '.join(theirs[:4])}, not `weight` and `bias`"
+            if owner.rpartition(".")[2].startswith("norm"):
+                return (f"{what}: a layer norm written by hand (as in the Annotated Transformer)? The contract asks "
+                        "for nn.LayerNorm(d_model), whose parameters are `weight` and `bias`, and which also differs "
+                        "in its numbers: it divides by the biased standard deviation (unbiased=False) with eps added "
+                        "inside the square root. Use nn.LayerNorm.")
+            return f"{what}: the contract: {contract}"
+    return f"the grader loads the reference weights by the contract's attribute names: {contract}"
 
 
 def check_deterministic(ctx: Context, module: torch.nn.Module, args: tuple, case: str) -> None:

@@ -29,6 +29,7 @@ Two things are watched:
 from __future__ import annotations
 
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
 
@@ -37,7 +38,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ["DelegationRefused", "DeviceMismatch", "GuardMode", "refuse_python", "TORCH_REFUSED_FUNCTIONS"]
+__all__ = ["DelegationRefused", "DeviceMismatch", "GuardMode", "MetaValuesUnreadable", "is_stand_in", "refuse_python",
+           "TORCH_REFUSED_FUNCTIONS"]
 
 
 class DelegationRefused(Exception):
@@ -123,16 +125,81 @@ class GuardMode(TorchFunctionMode):
             err = DelegationRefused(f"PyTorch's built-in {TORCH_REFUSED_FUNCTIONS[name]}", _BUILTIN_ADVICE)
             self.violation = self.violation or err
             raise err
-        if self.strict_device and name not in _DEVICE_NEUTRAL:
-            devices = set()
-            for leaf in tree_flatten((args, kwargs))[0]:
-                if isinstance(leaf, torch.Tensor) and not (leaf.dim() == 0 and leaf.device.type == "cpu"):
-                    devices.add(str(leaf.device))
+        if not self.strict_device:
+            return func(*args, **kwargs)
+        leaves = [leaf for leaf in tree_flatten((args, kwargs))[0] if isinstance(leaf, torch.Tensor)]
+        if name not in _DEVICE_NEUTRAL:
+            devices = {"cpu (a copy your code made with `.cpu()` / `.to('cpu')`)" if is_stand_in(leaf)
+                       else str(leaf.device) for leaf in leaves if not (leaf.dim() == 0 and leaf.device.type == "cpu")}
             if len(devices) > 1:
                 err = DeviceMismatch(_func_name(func), sorted(devices))
                 self.violation = self.violation or err
                 raise err
-        return func(*args, **kwargs)
+        stand_in = any(is_stand_in(leaf) for leaf in leaves)
+        if stand_in and name not in _METADATA and name != "__get__":
+            if name in _READS_VALUES:
+                raise MetaValuesUnreadable(f"{_func_name(func)} reads the values of a tensor moved off the meta device")
+        try:
+            result = func(*args, **kwargs)
+        except NotImplementedError:
+            # On ``meta`` a copy to the CPU (``.cpu()``, ``.to("cpu")``, ``copy_``) has no data to copy. A GPU run
+            # would give a real CPU tensor, so give a CPU stand-in whose values can never be read: code that then
+            # mixes it with the inputs' device, or returns it, fails as it would on a GPU; code that only reads it
+            # (``lengths.cpu().tolist()``) falls back like any value-reading code.
+            if name not in _MOVES or not any(leaf.device.type == "meta" for leaf in leaves):
+                raise
+            result = func(*[_zeros_like_on_cpu(a) for a in args],
+                          **{k: _zeros_like_on_cpu(v) for k, v in kwargs.items()})
+            stand_in = True
+        if stand_in:
+            outs = [leaf for leaf in tree_flatten(result)[0] if isinstance(leaf, torch.Tensor)]
+            if not outs and result is not None and name not in _METADATA and name != "__get__":
+                raise MetaValuesUnreadable(f"{_func_name(func)} reads the values of a tensor moved off the meta device")
+            for out in outs:
+                _mark_stand_in(out)
+        return result
+
+
+class MetaValuesUnreadable(NotImplementedError):
+    """Student code read the values of a CPU stand-in for a meta tensor (see :class:`GuardMode`)."""
+
+
+#: Tensors that stand in, on the CPU, for meta tensors that student code moved there (no real values):
+#: id -> weak reference (a WeakSet would compare tensors with ``==``).
+_STAND_INS: dict[int, weakref.ref] = {}
+
+#: Calls that copy a tensor to another device.
+_MOVES = {"to", "cpu", "copy_", "type", "_to_copy"}
+
+#: Calls that only read a tensor's metadata (shape, dtype, device): fine on a stand-in.
+_METADATA = {"size", "dim", "ndimension", "numel", "nelement", "element_size", "stride", "storage_offset",
+             "is_contiguous", "is_floating_point", "is_complex", "is_signed", "get_device", "__len__", "__hash__",
+             "data_ptr", "__dir__", "backward", "register_hook", "retain_grad", "__setitem__"}
+
+#: Calls that turn tensor values into Python values.
+_READS_VALUES = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "__complex__", "numpy",
+                 "__array__", "__repr__", "__str__", "__format__", "__contains__", "equal", "allclose", "is_nonzero"}
+
+
+def is_stand_in(t: torch.Tensor) -> bool:
+    """Whether ``t`` is (or was computed from) a CPU stand-in for a meta tensor moved to the CPU by student code."""
+    ref = _STAND_INS.get(id(t))
+    return ref is not None and ref() is t
+
+
+def _mark_stand_in(t: torch.Tensor) -> None:
+    if len(_STAND_INS) > 10_000:  # forget the dead ones
+        for key in [k for k, r in _STAND_INS.items() if r() is None]:
+            del _STAND_INS[key]
+    _STAND_INS[id(t)] = weakref.ref(t)
+
+
+def _zeros_like_on_cpu(value):
+    if isinstance(value, torch.Tensor) and value.device.type == "meta":
+        out = torch.zeros(value.shape, dtype=value.dtype)
+        _mark_stand_in(out)
+        return out
+    return value
 
 
 def _func_name(func) -> str:
