@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 import torch
 
-__all__ = ["heatmap", "label_color", "plot_curves", "show_source"]
+__all__ = ["heatmap", "label_color", "plot_curves", "show_source", "sci"]
 
 
 def relative_luminance(color) -> float:
@@ -103,3 +103,20 @@ def show_source(obj) -> object:
     except ImportError:  # pragma: no cover - outside Jupyter
         print(src)
         return None
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def sci(x: float, digits: int = 0) -> str:
+    """A number in scientific notation for prose: ``sci(4.2e-14) == "4 × 10⁻¹⁴"``, ``sci(3.1e5, 1) == "3.1 × 10⁵"``.
+
+    The chapters glue such strings into their text (myst-nb ``glue``), so numbers in prose come from the run.
+    """
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    exp = int(exponent)
+    if exp == 0:
+        return mantissa
+    return f"{mantissa} \u00d7 10{str(exp).translate(_SUPERSCRIPT)}"

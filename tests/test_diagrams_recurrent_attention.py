@@ -140,3 +140,11 @@ def test_heatmap_on_blues_bag_of_words_is_not_white_on_pale():
     zero_labels = [t for t in ax.texts if t.get_text() == "0"]
     assert zero_labels and all(t.get_color() != "white" for t in zero_labels)
     plt.close(fig)
+
+
+def test_sci_writes_numbers_for_prose():
+    from cs502_lib.plotting import sci
+
+    assert sci(4.4e-14) == "4 \u00d7 10\u207b\u00b9\u2074"
+    assert sci(1.8e7, 1) == "1.8 \u00d7 10\u2077"
+    assert sci(2.0) == "2" and sci(0) == "0"
