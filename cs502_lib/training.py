@@ -12,7 +12,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["set_seed", "History", "train", "evaluate", "accuracy", "f1_score", "mcc", "confusion_matrix"]
+__all__ = [
+    "set_seed", "History", "train", "evaluate", "warmup_cosine", "train_seq2seq",
+    "accuracy", "f1_score", "mcc", "confusion_matrix",
+]
 
 
 def set_seed(seed: int) -> None:
@@ -105,6 +108,76 @@ def evaluate(model, loader, loss_fn, metric_fn=None, *, device="cpu") -> tuple[f
             metrics.append(float(metric_fn(model, batch)))
     mean = lambda xs: sum(xs) / len(xs) if xs else math.nan  # noqa: E731
     return mean(losses), mean(metrics)
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate multiplier for optimizer step ``step`` (0-based): linear warm-up, then cosine decay.
+
+    Rises linearly from ``1 / warmup_steps`` to 1 over the first ``warmup_steps`` steps
+    (no warm-up when it is 0), then follows half a cosine down to 0 at ``total_steps``.
+    """
+    if warmup_steps < 0 or total_steps < 1 or warmup_steps > total_steps:
+        raise ValueError(f"need 0 <= warmup_steps <= total_steps and total_steps >= 1, got {warmup_steps}, {total_steps}")
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay = total_steps - warmup_steps
+    progress = min(1.0, (step - warmup_steps) / decay) if decay > 0 else 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def train_seq2seq(
+    model: nn.Module,
+    src: torch.Tensor,
+    tgt: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    warmup_steps: int = 0,
+    label_smoothing: float = 0.0,
+    clip_grad: float | None = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+    callback: Callable[[int, nn.Module], None] | None = None,
+) -> list[float]:
+    """Train an encoder-decoder model with teacher forcing; returns the loss of every step.
+
+    ``src`` (N, Ls) and ``tgt`` (N, Lt) are padded id tensors, each target starting
+    with <bos>; ``model(src, tgt[:, :-1])`` must return logits (B, Lt - 1, V) and
+    ``model.pad_id`` name the padding id, which the loss ignores. Each step draws
+    ``batch_size`` random rows (seeded by ``seed``) and takes one Adam step; the
+    learning rate follows :func:`warmup_cosine` with peak ``lr``. ``label_smoothing``
+    is passed to the cross-entropy; gradients are clipped at norm ``clip_grad``.
+    ``callback(step, model)`` runs after each step (1-based), for example to keep a
+    snapshot. ``progress=False`` hides the tqdm bar (the book does; a terminal or
+    notebook run shows it).
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    if src.shape[0] != tgt.shape[0]:
+        raise ValueError(f"src and tgt must have the same number of rows, got {src.shape[0]} and {tgt.shape[0]}")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup_steps, steps))
+    loss_fn = nn.CrossEntropyLoss(ignore_index=model.pad_id, label_smoothing=label_smoothing)
+    rng = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    model.train()
+    for step in tqdm(range(1, steps + 1), desc="training", disable=not progress, unit="step"):
+        idx = torch.randint(src.shape[0], (batch_size,), generator=rng)
+        s, t = src[idx], tgt[idx]
+        logits = model(s, t[:, :-1])                       # the decoder reads <bos> y_1 ... and predicts y_1 ... <eos>
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), t[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+        opt.step()
+        schedule.step()
+        losses.append(loss.item())
+        if callback is not None:
+            callback(step, model)
+    model.eval()
+    return losses
 
 
 def _labels(y_true, y_pred) -> tuple[torch.Tensor, torch.Tensor]:

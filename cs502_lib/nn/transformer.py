@@ -196,3 +196,59 @@ class Transformer(nn.Module):
                 if bool(done.all()):
                     break
         return ys
+
+    @torch.no_grad()
+    def beam_search(
+        self,
+        src: torch.Tensor,
+        max_len: int,
+        bos_id: int,
+        eos_id: int,
+        beam_size: int = 4,
+        length_penalty: float = 0.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode ``src`` (B, Ls) keeping the ``beam_size`` most likely partial outputs at every step.
+
+        Greedy decoding commits to the single most likely token at each step; a beam
+        keeps ``beam_size`` hypotheses, extends each by every token, and keeps the
+        ``beam_size`` best of all extensions by total log-probability. A hypothesis that
+        has produced ``eos_id`` is finished and keeps its score. At the end, the best
+        hypothesis of each source is chosen by its log-probability divided by
+        ``((5 + length) / 6) ** length_penalty`` (Wu et al., 2016; 0 = no penalty).
+
+        Returns ``(ys, scores)``: ys LongTensor (B, <= max_len + 1) starting with
+        ``bos_id`` and padded with ``pad_id`` after ``eos_id``; scores (B,) the total
+        log-probability of each returned sequence. ``beam_size=1`` is greedy decoding.
+        """
+        require_nonnegative_int("max_len", max_len)
+        require_positive_int("beam_size", beam_size)
+        vocab = self.generator.out_features
+        if beam_size > vocab:
+            raise ValueError(f"beam_size ({beam_size}) cannot exceed the target vocabulary ({vocab})")
+        B, K, dev = src.shape[0], beam_size, src.device
+        src_k = src.repeat_interleave(K, dim=0)                      # (B*K, Ls): beam k of source b is row b*K + k
+        memory = self.encode(src_k)
+        ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=dev)
+        scores = torch.full((B, K), float("-inf"), device=dev)
+        scores[:, 0] = 0.0                                           # one live hypothesis to start from
+        done = torch.zeros(B * K, dtype=torch.bool, device=dev)
+        lengths = torch.zeros(B * K, dtype=torch.long, device=dev)   # tokens after <bos>, up to and including <eos>
+        for _ in range(max_len):
+            logp = self.generator(self.decode(memory, src_k, ys)[:, -1]).log_softmax(-1)   # (B*K, V)
+            # a finished hypothesis can only be extended by padding, at no cost
+            frozen = torch.full_like(logp, float("-inf"))
+            frozen[:, self.pad_id] = 0.0
+            logp = torch.where(done[:, None], frozen, logp)
+            cand = (scores.reshape(B * K, 1) + logp).reshape(B, K * vocab)
+            scores, flat = cand.topk(K, dim=-1)                      # (B, K)
+            rows = (torch.arange(B, device=dev)[:, None] * K + flat // vocab).reshape(-1)
+            token = (flat % vocab).reshape(-1)
+            ys = torch.cat([ys[rows], token[:, None]], dim=1)
+            lengths = lengths[rows] + (~done[rows]).long()
+            done = done[rows] | (token == eos_id)
+            if bool(done.all()):
+                break
+        penalty = ((5.0 + lengths.float()) / 6.0) ** length_penalty
+        best = (scores.reshape(-1) / penalty).reshape(B, K).argmax(-1)
+        rows = torch.arange(B, device=dev) * K + best
+        return ys[rows], scores.reshape(-1)[rows]
