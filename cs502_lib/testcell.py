@@ -37,25 +37,10 @@ import threading
 import types
 from contextlib import contextmanager
 
-__all__ = ["grade", "untouched", "time_limit", "tampering", "CHECKS"]
+__all__ = ["grade", "grade_hidden", "untouched", "time_limit", "tampering", "CHECKS"]
 
-#: Graded name -> the name of its check in :mod:`cs502_lib.grading`.
-CHECKS: dict[str, str] = {
-    "rnn_cell": "check_rnn_cell",
-    "lstm_cell": "check_lstm_cell",
-    "scaled_dot_product_attention": "check_scaled_dot_product_attention",
-    "MultiHeadAttention": "check_multi_head_attention",
-    "sinusoidal_positional_encoding": "check_positional_encoding",
-    "causal_mask": "check_causal_mask",
-    "padding_mask": "check_padding_mask",
-    "EncoderLayer": "check_encoder_layer",
-    "DecoderLayer": "check_decoder_layer",
-    "transcribe": "check_transcribe",
-    "translate": "check_translate",
-    "kmer_tokenize": "check_kmer_tokenize",
-    "build_kmer_vocab": "check_kmer_vocab",
-    "span_mask": "check_span_mask",
-}
+#: Graded name -> the name of its check in :mod:`cs502_lib.grading` (from the registry of graded items).
+from cs502_lib.grading.registry import CHECKS  # noqa: E402
 
 _PKG_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -171,7 +156,7 @@ def _fresh_grading():
     """Re-execute every loaded ``cs502_lib.grading`` module from its file, the engine first."""
     import cs502_lib.grading  # noqa: F401 - loads the package if the notebook has not
 
-    order = ["cs502_lib.grading.guards", "cs502_lib.grading.core", "cs502_lib.grading.catalog"]
+    order = ["cs502_lib.grading.registry", "cs502_lib.grading.guards", "cs502_lib.grading.core", "cs502_lib.grading.catalog"]
     loaded = sorted(n for n in sys.modules if n.startswith("cs502_lib.grading.") and n not in order)
     for name in order + loaded + ["cs502_lib.grading"]:
         module = sys.modules.get(name)
@@ -191,16 +176,26 @@ def grade(name: str, impl: object, *, device=None, show: bool = True):
         GradingError: the check failed (its message says what, on which case and why), or the
             grading code was modified in this notebook.
     """
+    return _run(name, impl, hidden=False, device=device, show=show)
+
+
+def grade_hidden(name: str, impl: object, *, show: bool = True):
+    """Run the hidden tests of the graded ``name`` (:mod:`cs502_lib.grading.hidden`) on ``impl``, as :func:`grade`."""
+    return _run(name, impl, hidden=True, device=None, show=show)
+
+
+def _run(name: str, impl: object, *, hidden: bool, device, show: bool):
     if name not in CHECKS:
         raise KeyError(f"no check for {name!r}; graded names: {', '.join(CHECKS)}")
     check_name = CHECKS[name]
+    what = f"the hidden tests of {name}" if hidden else check_name
     touched = [f for f in _seen_tampering() if _touches(f, check_name)]
     grading = _fresh_grading()
     error_cls = grading.GradingError
     if touched:
         where = ", ".join(f"{w}.{a}" for w, a in touched[:5]) + (" and more" if len(touched) > 5 else "")
         raise error_cls(
-            f"{check_name} was not run: the grading code was modified in this notebook ({where} was replaced). "
+            f"{what} did not run: the grading code was modified in this notebook ({where} was replaced). "
             "Checks only count when they run unchanged; remove the code that patches cs502_lib or torch, "
             "restart the kernel and run all cells again."
         ) from None
@@ -208,14 +203,20 @@ def grade(name: str, impl: object, *, device=None, show: bool = True):
 
     if impl is not None and impl is getattr(cs502_lib, name, None):
         raise error_cls(
-            f"{check_name} was not run on cs502_lib's own {name}: this exercise asks you to write {name} yourself "
+            f"{what} did not run on cs502_lib's own {name}: this exercise asks you to write {name} yourself "
             "(the references of the *other* exercises may be used as building blocks)."
         )
-    check = getattr(grading, check_name, None)
-    if check is None:
-        raise error_cls(f"{check_name} is not available in this version of cs502_lib; update the course package.")
+    if hidden:
+        import cs502_lib.grading.hidden as hidden_suites
+
+        run = lambda: hidden_suites.run_hidden(name, impl)  # noqa: E731
+    else:
+        check = getattr(grading, check_name, None)
+        if check is None:
+            raise error_cls(f"{check_name} is not available in this version of cs502_lib; update the course package.")
+        run = lambda: check(impl, device=device)  # noqa: E731
     try:
-        report = check(impl, device=device)
+        report = run()
     except error_cls as exc:
         message = str(exc)
     else:
