@@ -7,8 +7,9 @@ import torch
 from ..nn.attention import MultiHeadAttention as _RefMHA
 from ..nn.attention import scaled_dot_product_attention as _ref_sdpa
 from . import catalog
-from .core import Case, CheckReport, Context, build_module, check_deterministic, run_check
-from .guards import reference_item, torch_refused_modules
+from .core import (Case, CheckReport, Context, GradingError, build_module, check_deterministic, run_check,
+                   student_location)
+from .guards import attempt, reference_item, shielded, torch_refused_modules
 
 __all__ = ["check_scaled_dot_product_attention", "check_multi_head_attention"]
 
@@ -149,7 +150,7 @@ def check_scaled_dot_product_attention(impl, *, device=None, time_limit=None) ->
         if ctx.values:
             _sdpa_behaviour(ctx, impl)
 
-    return run_check("scaled_dot_product_attention", impl, body, refused=refused, device=device, time_limit=time_limit)
+    return run_check("scaled_dot_product_attention", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
 
 
 # --------------------------------------------------------------------------- MultiHeadAttention
@@ -205,22 +206,56 @@ def check_multi_head_attention(impl, *, device=None, time_limit=None) -> CheckRe
     refused = torch_refused_modules() + [reference_item(_RefMHA, "MultiHeadAttention")]
 
     def body(ctx: Context) -> None:
-        if ctx.device.type == "cpu":
-            ctx.expect_error(impl, 10, 3, case="MultiHeadAttention(d_model=10, num_heads=3)",
-                             cause="a missing ValueError: d_model must be divisible by num_heads; check "
-                             "`d_model % num_heads` in __init__ and raise ValueError with a clear message.")
-        for i, (init, cases) in enumerate(_mha_cases()):
-            student, ref = build_module(ctx, impl, _RefMHA, init, _MHA_CONTRACT)
-            if i == 0:
-                check_deterministic(ctx, student, cases[0].args, cases[0].label + " (called twice)")
-            for case in cases:
-                ctx.run_case(case, student, ref, names=("out", "weights"), as_tuple=True,
-                             variants=catalog.mha_variants(ref), probes=catalog.attention_probes())
-            if i == 0 and ctx.values:
-                _mha_behaviour(ctx, student)
+        # The ValueError is looked at first but reported with the values' verdict: a missing ValueError alone
+        # says so and that every value was right; with wrong values, it is added to that failure.
+        no_error = _value_error_verdict(ctx, impl) if ctx.device.type == "cpu" else None
+        try:
+            for i, (init, cases) in enumerate(_mha_cases()):
+                student, ref = build_module(ctx, impl, _RefMHA, init, _MHA_CONTRACT)
+                if i == 0:
+                    check_deterministic(ctx, student, cases[0].args, cases[0].label + " (called twice)")
+                for case in cases:
+                    ctx.run_case(case, student, ref, names=("out", "weights"), as_tuple=True,
+                                 variants=catalog.mha_variants(ref), probes=catalog.attention_probes())
+                if i == 0 and ctx.values:
+                    _mha_behaviour(ctx, student)
+        except GradingError as exc:
+            if no_error is None:
+                raise
+            raise GradingError(f"{exc}\n  Also: {no_error[0]}: {no_error[1]}") from None
+        if no_error is not None:
+            ctx.fail(f"{no_error[0]}, but every value was right", _VALUE_ERROR_CASE,
+                     [f"your outputs, attention weights and gradients match the reference in all {ctx.cases} other "
+                      "cases on this device: only the check of the arguments is missing"], no_error[1])
 
-    return run_check("multi_head_attention", impl, body, refused=refused, device=device, time_limit=time_limit,
+    return run_check("multi_head_attention", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
                      kind="class")
+
+
+_VALUE_ERROR_CASE = "MultiHeadAttention(d_model=10, num_heads=3)"
+
+
+def _value_error_verdict(ctx: Context, impl) -> tuple[str, str] | None:
+    """None if ``impl(10, 3)`` raises ValueError, else (what happened, the cause); a blank class fails at once."""
+    status, value = ctx.call(attempt(impl, 10, 3), case=_VALUE_ERROR_CASE)
+    if status == "error" and isinstance(value, ValueError):
+        ctx.cases += 1
+        return None
+    if status == "error" and isinstance(value, NotImplementedError):
+        ctx._student_exception(value, _VALUE_ERROR_CASE, f"{impl.__name__}(10, 3) (your __init__)",
+                               student_location(value, ctx.student_files))
+    if status == "error" and isinstance(value, AssertionError):
+        return ("AssertionError instead of ValueError for d_model=10, num_heads=3",
+                "an `assert d_model % num_heads == 0`: the contract asks for a ValueError (`if d_model % num_heads: "
+                "raise ValueError(...)`); an assert is no ValueError and is skipped under `python -O`.")
+    if status == "error":
+        return (f"{type(value).__name__} instead of ValueError for d_model=10, num_heads=3 "
+                f"({str(value).strip()[:120]})",
+                "check `d_model % num_heads` at the start of __init__ and raise ValueError with a clear message, "
+                "before anything can fail on the uneven split.")
+    return ("no ValueError for d_model=10, num_heads=3",
+            "a missing ValueError: d_model must be divisible by num_heads; check `d_model % num_heads` in __init__ "
+            "and raise ValueError with a clear message.")
 
 
 def _mha_behaviour(ctx: Context, student) -> None:

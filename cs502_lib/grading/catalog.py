@@ -36,11 +36,12 @@ def rnn_cell_variants() -> list:
     ]
 
 
-def _lstm(x, h, c, W, U, b, *, order=(0, 1, 2, 3), acts=("s", "s", "t", "s"), cell_act="t", swap_out=False):
+def _lstm(x, h, c, W, U, b, *, order=(0, 1, 2, 3), acts=("s", "s", "t", "s"), cell_act="t", swap_out=False,
+          memory="c"):
     chunks = (x @ W + h @ U + b).chunk(4, dim=-1)
     act = {"s": torch.sigmoid, "t": torch.tanh, "n": lambda t: t}
     i, f, g, o = (act[a](chunks[j]) for a, j in zip(acts, order))
-    c_new = f * c + i * g
+    c_new = {"c": f * c + i * g, "none": i * g, "h": f * h + i * g, "f": f + i * g}[memory]
     h_new = o * act[cell_act](c_new)
     return (c_new, h_new) if swap_out else (h_new, c_new)
 
@@ -67,6 +68,12 @@ def lstm_cell_variants() -> list:
         ("h_new = o * c_new: tanh is missing, h_new = o * tanh(c_new).", partial(_lstm, cell_act="n")),
         ("tanh vs sigmoid: h_new = o * sigmoid(c_new); it must be o * tanh(c_new).", partial(_lstm, cell_act="s")),
         ("the outputs are swapped: return (h_new, c_new), not (c_new, h_new).", partial(_lstm, swap_out=True)),
+        ("the cell update ignores the previous cell state c: c_new = f * c + i * g (your code computes i * g; the "
+         "forget gate f must multiply the old cell state).", partial(_lstm, memory="none")),
+        ("the cell update uses the hidden state h instead of the cell state c: c_new = f * c + i * g.",
+         partial(_lstm, memory="h")),
+        ("the forget gate is added instead of multiplied with the previous cell state: c_new = f * c + i * g.",
+         partial(_lstm, memory="f")),
     ]
     return out
 
@@ -75,12 +82,15 @@ def lstm_cell_variants() -> list:
 
 
 def sdpa_variant(q, k, v, mask=None, *, scale="sqrt_dk", dim=-1, mask_mode="fill", keys_from_query=False,
-                 transpose_weights=False):
+                 transpose_weights=False, reshape_keys=False):
     """Scaled dot-product attention with one deliberate mistake (see :func:`sdpa_variants`)."""
     if keys_from_query:
         k = q
+    if reshape_keys:  # k "transposed" by a reshape: the right shape, the numbers in the wrong places
+        k = k.reshape(*k.shape[:-2], k.shape[-1], k.shape[-2]).transpose(-2, -1)
     d_k, d_v = q.shape[-1], v.shape[-1]
-    divisor = {"sqrt_dk": math.sqrt(d_k), "none": 1.0, "dk": float(d_k), "sqrt_dv": math.sqrt(d_v)}[scale] \
+    divisor = {"sqrt_dk": math.sqrt(d_k), "none": 1.0, "dk": float(d_k), "sqrt_dv": math.sqrt(d_v),
+               "sqrt_size1": math.sqrt(q.shape[1]) if q.dim() > 1 else math.sqrt(d_k)}[scale] \
         if isinstance(scale, str) else float(scale)
     scores = q @ k.transpose(-2, -1) / divisor
     if mask is not None:  # the "after_*" modes mask the weights below, "ignored" not at all
@@ -125,11 +135,16 @@ def sdpa_variants(d_k: int, d_v: int) -> list:
          partial(sdpa_variant, scale="sqrt_dv")),
         ("wrong scaling: the scores are multiplied by sqrt(d_k) instead of divided.",
          partial(sdpa_variant, scale=1 / math.sqrt(d_k))),
+        ("wrong scaling: the scores are divided by sqrt(q.size(1)), which is a sequence length (Lq) for 3-D inputs; "
+         "d_k is the *last* dimension: divide by sqrt(q.size(-1)).", partial(sdpa_variant, scale="sqrt_size1")),
         ("softmax over the wrong dimension: normalise over the keys (dim=-1), so that each query's weights sum to 1.",
          partial(sdpa_variant, dim=-2)),
         ("softmax over the wrong dimension: normalise over the keys (dim=-1), not over the batch (dim=0).",
          partial(sdpa_variant, dim=0)),
         ("the key is taken from the query: the scores must be q @ k^T.", partial(sdpa_variant, keys_from_query=True)),
+        ("k is \"transposed\" with `view`/`reshape` to (..., d_k, Lk): that keeps the numbers in memory order, so they "
+         "land in the wrong places; swap the last two dimensions with `k.transpose(-2, -1)`.",
+         partial(sdpa_variant, reshape_keys=True)),
         ("transposed output: the weights are returned as (..., Lk, Lq); they must be (..., Lq, Lk) with rows "
          "summing to 1.", partial(sdpa_variant, transpose_weights=True)),
         (MASK_CAUSES["inverted"], partial(sdpa_variant, mask_mode="inverted")),
@@ -184,8 +199,7 @@ def mha_variant(m, query, key, value, mask=None, *, split="transpose", merge="tr
     q = heads(m.w_q(query), Lq)
     k = heads(m.w_k(query if keys_from_query else key), Lq if keys_from_query else Lk)
     v = heads(m.w_v(value), Lk)
-    if scale == "sqrt_dmodel":
-        scale = math.sqrt(D)
+    scale = {"sqrt_dmodel": math.sqrt(D), "sqrt_heads": math.sqrt(h), "sqrt_lq": math.sqrt(Lq)}.get(scale, scale)
     out, w = sdpa_variant(q, k, v, mask, scale=scale, dim=dim, mask_mode=mask_mode)
     out = out.transpose(1, 2).reshape(B, Lq, D) if merge == "transpose" else out.reshape(B, Lq, D)
     return (m.w_o(out) if out_proj else out), w
@@ -206,6 +220,12 @@ def mha_variants(m) -> list:
         ("wrong scaling: the scores are divided by sqrt(d_model); each head divides by sqrt(d_k) with "
          "d_k = d_model / num_heads.", partial(f, scale="sqrt_dmodel")),
         ("missing scaling: the scores must be divided by sqrt(d_k).", partial(f, scale="none")),
+        ("wrong scaling: the scores are divided by sqrt(q.size(1)), which is num_heads once the heads are split "
+         "to (B, num_heads, L, d_k); d_k is the last dimension: divide by sqrt(q.size(-1)).",
+         partial(f, scale="sqrt_heads")),
+        ("wrong scaling: the scores are divided by sqrt(q.size(1)), which is the query length Lq for (B, Lq, "
+         "d_model) inputs; each head divides by sqrt(d_k) with d_k = d_model / num_heads.",
+         partial(f, scale="sqrt_lq")),
         ("wrong scaling: the scores are divided by d_k; divide by sqrt(d_k).", partial(f, scale="dk")),
         ("softmax over the wrong dimension: normalise over the keys (dim=-1).", partial(f, dim=-2)),
         (MASK_CAUSES["inverted"], partial(f, mask_mode="inverted")),
@@ -215,154 +235,15 @@ def mha_variants(m) -> list:
     ]
 
 
-# --------------------------------------------------------------------------- positions and masks
-
-
-def pe_variant(max_len, d_model, *, swap=False, concat=False, exponent="2i", base=10000.0, start=0,
-               per_column=False):
-    """The sinusoidal encoding with one deliberate mistake."""
-    p = torch.arange(start, start + max_len, dtype=torch.float64)[:, None]
-    i = torch.arange(d_model // 2, dtype=torch.float64)
-    expo = {"2i": 2 * i / d_model, "i": i / d_model, "4i": 4 * i / d_model, "neg": -2 * i / d_model}[exponent]
-    angle = p / base ** expo
-    first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
-    if concat:
-        return torch.cat([first(angle), second(angle)], dim=1).float()
-    pe = torch.empty(max_len, d_model, dtype=torch.float64)
-    if per_column:
-        j = torch.arange(d_model, dtype=torch.float64)
-        ang = p / base ** (j / d_model)
-        pe[:, 0::2], pe[:, 1::2] = first(ang[:, 0::2]), second(ang[:, 1::2])
-    else:
-        pe[:, 0::2], pe[:, 1::2] = first(angle), second(angle)
-    return pe.float()
-
-
-def pe_variants() -> list:
-    return [
-        ("PE sin/cos swapped: even columns hold sin, odd columns cos (PE[p, 2i] = sin, PE[p, 2i+1] = cos).",
-         partial(pe_variant, swap=True)),
-        ("PE halves concatenated instead of interleaved: sin goes to the even columns 0, 2, 4, ... and cos to the odd "
-         "columns 1, 3, 5, ... (`pe[:, 0::2] = sin`, `pe[:, 1::2] = cos`), not first half / second half.",
-         partial(pe_variant, concat=True)),
-        ("PE halves concatenated (cos first) instead of interleaved: even columns sin, odd columns cos.",
-         partial(pe_variant, concat=True, swap=True)),
-        ("wrong frequency exponent: the divisor is 10000^(2i/d_model) where i counts the sin/cos *pairs*; your code "
-         "uses 10000^(i/d_model).", partial(pe_variant, exponent="i")),
-        ("wrong frequency exponent: the divisor is 10000^(2i/d_model) where 2i is the *column* of the sin; your code "
-         "doubles it again (10000^(4i/d_model)).", partial(pe_variant, exponent="4i")),
-        ("wrong frequency exponent: the cos column 2i+1 must use the same frequency as its sin column 2i "
-         "(10000^(2i/d_model)); your code uses the column index 2i+1 for it.", partial(pe_variant, per_column=True)),
-        ("wrong frequency exponent sign: the position is *divided* by 10000^(2i/d_model), not multiplied.",
-         partial(pe_variant, exponent="neg")),
-        ("wrong frequency base: the base is 10000 (your code uses 1000).", partial(pe_variant, base=1000.0)),
-        ("wrong frequency base: the base is 10000 (your code uses 100000).", partial(pe_variant, base=100000.0)),
-        ("positions starting at 1: the first row is position p = 0 (sin 0 = 0, cos 0 = 1).", partial(pe_variant, start=1)),
-        ("transposed output: the result must be (max_len, d_model).",
-         lambda max_len, d_model: pe_variant(d_model, max_len).T.contiguous() if max_len % 2 == 0 else None),
-    ]
-
-
-def pe_probes() -> list:
-    def freq(outputs, args, kwargs):
-        got = outputs[0].double()
-        max_len, d_model = args[0], args[1]
-        ref = pe_variant(max_len, d_model).double()
-        if got.shape == ref.shape and d_model >= 4 and torch.allclose(got[:, :2], ref[:, :2], atol=1e-4):
-            return ("the first sin/cos pair is right but later ones are not: wrong frequency exponent or base; the "
-                    "divisor of pair i is 10000^(2i/d_model).")
-        return None
-
-    return [freq]
-
-
-def causal_variants() -> list:
-    return [
-        ("causal mask without the diagonal: a query may attend to itself, so [i, i] is True (j <= i, `tril()` "
-         "with offset 0).", lambda n, device=None: torch.ones(n, n, dtype=torch.bool).tril(-1)),
-        ("upper-triangular causal mask: True must be at j <= i (the past), i.e. `tril`, not `triu`.",
-         lambda n, device=None: torch.ones(n, n, dtype=torch.bool).triu()),
-        ("mask polarity inverted: True = may attend, so the mask is True at j <= i and False for the future "
-         "(your mask is True on the future).", lambda n, device=None: torch.ones(n, n, dtype=torch.bool).triu(1)),
-        ("mask polarity inverted and no diagonal.", lambda n, device=None: torch.ones(n, n, dtype=torch.bool).triu(0)),
-    ]
-
-
-def padding_variants() -> list:
-    def pos(lengths, max_len):
-        return torch.arange(max_len)[None, :], lengths[:, None]
-
-    return [
-        ("mask polarity inverted: True marks a real token (position < length), False the padding.",
-         lambda lengths, max_len: pos(lengths, max_len)[0] >= pos(lengths, max_len)[1]),
-        ("off by one: position p is a real token iff p < length (not p <= length).",
-         lambda lengths, max_len: pos(lengths, max_len)[0] <= pos(lengths, max_len)[1]),
-        ("mask polarity inverted and off by one.",
-         lambda lengths, max_len: pos(lengths, max_len)[0] > pos(lengths, max_len)[1]),
-    ]
-
-
-# --------------------------------------------------------------------------- transformer layers
-
-
-def encoder_variant(m, x, mask=None, *, pre_ln=False, res_attn=True, res_ffn=True, use_mask=True):
-    mask = mask if use_mask else None
-    if pre_ln:
-        y = m.norm1(x)
-        x = x + m.self_attn(y, y, y, mask)[0]
-        return x + m.ffn(m.norm2(x))
-    a = m.self_attn(x, x, x, mask)[0]
-    x = m.norm1(x + a if res_attn else a)
-    f = m.ffn(x)
-    return m.norm2(x + f if res_ffn else f)
-
-
-def encoder_variants(m) -> list:
-    f = partial(encoder_variant, m)
-    return [
-        ("pre-LN instead of post-LN: the contract (the paper) normalises after the residual sum, "
-         "x = norm1(x + attn(x)), not x = x + attn(norm1(x)).", partial(f, pre_ln=True)),
-        ("missing residual around the self-attention: x = norm1(x + attention), the `x +` is missing.",
-         partial(f, res_attn=False)),
-        ("missing residual around the feed-forward: x = norm2(x + ffn(x)), the `x +` is missing.",
-         partial(f, res_ffn=False)),
-        ("missing residuals: both sublayers need `x + ...` before the norm.", partial(f, res_attn=False, res_ffn=False)),
-        ("the mask is ignored: pass it on to self_attn(x, x, x, mask).", partial(f, use_mask=False)),
-    ]
-
-
-def decoder_variant(m, x, memory, tgt_mask=None, memory_mask=None, *, pre_ln=False, cross_self=False,
-                    res=(True, True, True), use_tgt=True, use_mem=True, swap_masks=False):
-    tm, mm = (tgt_mask if use_tgt else None), (memory_mask if use_mem else None)
-    if swap_masks:
-        tm, mm = memory_mask, tgt_mask
-    if pre_ln:
-        y = m.norm1(x)
-        x = x + m.self_attn(y, y, y, tm)[0]
-        y = m.norm2(x)
-        x = x + (m.cross_attn(y, y, y, mm)[0] if cross_self else m.cross_attn(y, memory, memory, mm)[0])
-        return x + m.ffn(m.norm3(x))
-    a = m.self_attn(x, x, x, tm)[0]
-    x = m.norm1(x + a if res[0] else a)
-    a = m.cross_attn(x, x, x, None if cross_self else mm)[0] if cross_self else m.cross_attn(x, memory, memory, mm)[0]
-    x = m.norm2(x + a if res[1] else a)
-    f = m.ffn(x)
-    return m.norm3(x + f if res[2] else f)
-
-
-def decoder_variants(m) -> list:
-    f = partial(decoder_variant, m)
-    return [
-        ("decoder cross-attention over itself instead of memory: the second attention takes queries from x and "
-         "keys and values from the encoder output, cross_attn(x, memory, memory, memory_mask).",
-         partial(f, cross_self=True)),
-        ("pre-LN instead of post-LN: normalise after each residual sum, x = norm(x + sublayer(x)).",
-         partial(f, pre_ln=True)),
-        ("missing residual around the masked self-attention (x = norm1(x + ...)).", partial(f, res=(False, True, True))),
-        ("missing residual around the cross-attention (x = norm2(x + ...)).", partial(f, res=(True, False, True))),
-        ("missing residual around the feed-forward (x = norm3(x + ...)).", partial(f, res=(True, True, False))),
-        ("tgt_mask is ignored: the self-attention must use it (it is what hides the future).",
-         partial(f, use_tgt=False)),
-        ("memory_mask is ignored: the cross-attention must use it (it hides the padded source tokens).",
-         partial(f, use_mem=False)),
-    ]
+# The catalogs of the positions_masks and transformer assignments live in their own module.
+from .catalog_layers import (  # noqa: E402
+    causal_variants,
+    decoder_variant,
+    decoder_variants,
+    encoder_variant,
+    encoder_variants,
+    padding_variants,
+    pe_probes,
+    pe_variant,
+    pe_variants,
+)

@@ -19,7 +19,7 @@ from ..bio import kmers as _kmers
 from ..bio import masking as _masking
 from ..bio import sequences as _sequences
 from .core import CheckReport, Context, run_check, student_location
-from .guards import reference_item, torch_refused_modules
+from .guards import reference_item, shielded, torch_refused_modules
 
 __all__ = ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_kmer_vocab", "check_span_mask"]
 
@@ -39,6 +39,15 @@ def _attempt(fn: Callable, *args) -> Callable[[], tuple[str, Any]]:
     return run
 
 
+def _raised(ctx: Context, exc: BaseException, label: str, cause: str | None) -> None:
+    """Fail on an exception of the student's code (a blank function is "not written yet")."""
+    where = student_location(exc, ctx.student_files)
+    if isinstance(exc, NotImplementedError):
+        ctx._student_exception(exc, label, "your code", where)
+    ctx.fail(f"your code raised {type(exc).__name__}: {str(exc).strip()[:200]}", label,
+             [f"at {where}" if where else ""], cause)
+
+
 def _short(value: Any, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -56,9 +65,7 @@ def _string_case(ctx: Context, impl: Callable, reference: Callable, args: tuple,
         ctx.cases += 1
         return
     if status == "error":
-        where = student_location(got, ctx.student_files)
-        ctx.fail(f"your code raised {type(got).__name__}: {str(got).strip()[:200]}", label,
-                 [f"at {where}" if where else ""], error_cause)
+        _raised(ctx, got, label, error_cause)
     expected = reference(*args)
     if not isinstance(got, result_type):
         cause = None
@@ -108,6 +115,9 @@ def _transcribe_variants() -> list:
          lambda s: pair(s).replace("U", "T")),
         ("no upper-casing: lower-case input is accepted, and the mRNA is returned in upper case.",
          lambda s: "".join({"a": "u", "t": "a", "c": "g", "g": "c"}.get(b, _PAIR.get(b, b)) for b in s)),
+        ("lower-case letters are passed through unchanged (a lookup such as `pairs.get(base, base)` keeps any letter "
+         "it does not know): upper-case the template first (`template.upper()`), then complement each base, and "
+         "raise ValueError for any other letter.", lambda s: "".join(_PAIR.get(b, b) for b in s)),
     ]
 
 
@@ -133,7 +143,7 @@ def check_transcribe(impl, *, device=None, time_limit=None) -> CheckReport:
                              cause="a missing ValueError: any letter other than A/C/G/T (either case) must raise "
                              "ValueError naming it.")
 
-    return run_check("transcribe", impl, body, refused=refused, device=device, time_limit=time_limit,
+    return run_check("transcribe", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
                      devices=_CPU_ONLY)
 
 
@@ -213,7 +223,7 @@ def check_translate(impl, *, device=None, time_limit=None) -> CheckReport:
                              cause="a missing ValueError: any letter other than A/C/G/U must raise ValueError "
                              "(a KeyError from the codon table is not a clear message).")
 
-    return run_check("translate", impl, body, refused=refused, device=device, time_limit=time_limit,
+    return run_check("translate", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
                      devices=_CPU_ONLY)
 
 
@@ -260,7 +270,7 @@ def check_kmer_tokenize(impl, *, device=None, time_limit=None) -> CheckReport:
                              cause="a missing ValueError: letters other than A/C/G/T, k < 1 and len(seq) < k must "
                              "each raise ValueError with a clear message.")
 
-    return run_check("kmer_tokenize", impl, body, refused=refused, device=device, time_limit=time_limit,
+    return run_check("kmer_tokenize", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
                      devices=_CPU_ONLY)
 
 
@@ -318,9 +328,7 @@ def check_kmer_vocab(impl, *, device=None, time_limit=None) -> CheckReport:
             label = f"build_kmer_vocab({k})"
             status, got = ctx.call(_attempt(impl, k), case=label)
             if status == "error":
-                where = student_location(got, ctx.student_files)
-                ctx.fail(f"your code raised {type(got).__name__}: {str(got).strip()[:200]}", label,
-                         [f"at {where}" if where else ""])
+                _raised(ctx, got, label, None)
             expected = ref(k)
             if not isinstance(got, dict):
                 ctx.fail(f"your code returned a {type(got).__name__}; expected a dict token -> id", label,
@@ -334,7 +342,7 @@ def check_kmer_vocab(impl, *, device=None, time_limit=None) -> CheckReport:
             ctx.cases += 1
         ctx.expect_error(impl, 0, case="build_kmer_vocab(0)", cause="a missing ValueError: k must be at least 1.")
 
-    return run_check("kmer_vocab", impl, body, refused=refused, device=device, time_limit=time_limit,
+    return run_check("kmer_vocab", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
                      devices=_CPU_ONLY)
 
 
@@ -363,6 +371,25 @@ def _runs(row: list[bool]) -> list[tuple[int, int]]:
             out.append((start, i - start))
             start = None
     return out
+
+
+def _bert_rule(ctx: Context, ids, masked_ids, labels, label: str) -> None:
+    """Fail, naming BERT's 80/10/10 rule, if most labelled positions hold [MASK] but some keep or swap their token."""
+    chosen = labels != -100
+    n = int(chosen.sum())
+    if not n:
+        return
+    got, original = masked_ids[chosen], ids[chosen]
+    n_mask = int((got == MASK).sum())
+    kept = int((got == original).sum())
+    other = n - n_mask - kept
+    if n_mask >= n / 2 and n_mask < n and bool((labels[chosen] == original).all()):
+        ctx.fail("not every position with a label holds [MASK] (4)", label,
+                 [f"of the {n} positions with a label, {n_mask} hold [MASK], {kept} keep their own token and {other} "
+                  "hold another token"],
+                 "BERT's 80/10/10 rule (80% [MASK], 10% a random token, 10% unchanged), as in BERT's and DNABERT's "
+                 "pretraining code: this contract replaces *every* masked position with [MASK] (4), and those are "
+                 "exactly the positions with a label.")
 
 
 def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
@@ -396,6 +423,7 @@ def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
         ctx.expect(not bool((masked & special).any()), "a special token ([PAD], [CLS] or [SEP]) was masked", label,
                    "special tokens masked: only k-mer tokens may be masked; exclude ids 0, 2 and 3 from the "
                    "candidates.")
+        _bert_rule(ctx, ids, masked_ids, labels, label)
         ctx.expect(bool((masked_ids[masked] == MASK).all()), "a masked position does not hold the [MASK] id 4", label,
                    f"wrong [MASK] id: masked positions become 4 ([MASK]); found {sorted(set(masked_ids[masked].tolist()))[:5]}.")
         chosen = labels != -100
@@ -466,4 +494,4 @@ def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
         ctx.expect(not torch.equal(a[0], c[0]), "different seeds gave the same mask", label,
                    "the generator is ignored or the mask is not random.")
 
-    return run_check("span_mask", impl, body, refused=refused, device=device, time_limit=time_limit)
+    return run_check("span_mask", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)

@@ -305,3 +305,42 @@ def reference_item(obj: object, public_name: str) -> tuple[object, str, str]:
 
 def describe_callable(fn: Callable) -> str:
     return getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+
+
+def attempt(fn: Callable, *args, **kwargs) -> Callable[[], tuple[str, object]]:
+    """A function that calls ``fn`` and returns ``("ok", result)`` or ``("error", exception)``.
+
+    Run it through ``Context.call`` when the check must look at the student's exception
+    itself (a ValueError that should be raised, a cause named from its type) instead of
+    failing on it. Student code held by the grading worker catches there, under its guards.
+    """
+    def run():
+        if hasattr(fn, "attempt"):
+            return fn.attempt(*args, **kwargs)
+        try:
+            return "ok", fn(*args, **kwargs)
+        except Exception as exc:  # returned so that the check can name a cause
+            return "error", exc
+    return run
+
+
+def shielded(body: Callable) -> Callable:
+    """A check's ``body(ctx)`` under which no exception but the grader's own leaves.
+
+    Student code runs through ``Context.call``, which turns its exceptions into
+    GradingErrors; but the check also reads what that code returned or built (a
+    tuple to unpack, a tensor to move, a module's state). Any exception from there
+    (a student object that misbehaves when it is read) becomes a GradingError too.
+    """
+    def run(ctx) -> None:
+        try:
+            body(ctx)
+        except Exception as exc:
+            if type(exc).__module__.startswith(__package__ or "cs502_lib.grading"):  # GradingError, the meta fallback
+                raise
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            ctx.fail(f"the grader could not use what your code returned or built ({type(exc).__name__}: {text})",
+                     cause="your code returns or builds something that does not behave like the contract's tensors "
+                     "or module (a different type on some calls, a tensor subclass, an overridden nn.Module "
+                     "method); return plain tensors as the contract says.")
+    return run

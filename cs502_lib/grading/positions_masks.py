@@ -9,7 +9,7 @@ from ..nn.positional import padding_mask as _ref_padding
 from ..nn.positional import sinusoidal_positional_encoding as _ref_pe
 from . import catalog
 from .core import DEVICE, Case, CheckReport, Context, run_check
-from .guards import reference_item, torch_refused_modules
+from .guards import reference_item, shielded, torch_refused_modules
 
 __all__ = ["check_positional_encoding", "check_causal_mask", "check_padding_mask"]
 
@@ -40,7 +40,7 @@ def check_positional_encoding(impl, *, device=None, time_limit=None) -> CheckRep
                        "positions must start at 0 and the even columns hold sin, the odd ones cos.")
 
     devices = [torch.device("cpu")]
-    return run_check("positional_encoding", impl, body, refused=refused, device=device, time_limit=time_limit,
+    return run_check("positional_encoding", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
                      devices=devices)
 
 
@@ -58,7 +58,7 @@ def check_causal_mask(impl, *, device=None, time_limit=None) -> CheckReport:
             ctx.run_case(Case("n=5, device given as the string 'cpu'", (5,), {"device": "cpu"}), impl, _ref_causal,
                          names=("mask",), variants=catalog.causal_variants())
 
-    return run_check("causal_mask", impl, body, refused=refused, device=device, time_limit=time_limit)
+    return run_check("causal_mask", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
 
 
 def check_padding_mask(impl, *, device=None, time_limit=None) -> CheckReport:
@@ -77,4 +77,4 @@ def check_padding_mask(impl, *, device=None, time_limit=None) -> CheckReport:
         for case in cases:
             ctx.run_case(case, impl, _ref_padding, names=("mask",), variants=catalog.padding_variants())
 
-    return run_check("padding_mask", impl, body, refused=refused, device=device, time_limit=time_limit)
+    return run_check("padding_mask", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)

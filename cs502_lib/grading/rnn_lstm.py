@@ -8,7 +8,7 @@ from ..nn.rnn import lstm_cell as _ref_lstm_cell
 from ..nn.rnn import rnn_cell as _ref_rnn_cell
 from . import catalog
 from .core import Case, CheckReport, Context, run_check
-from .guards import reference_item, torch_refused_modules
+from .guards import reference_item, shielded, torch_refused_modules
 
 __all__ = ["check_rnn_cell", "check_lstm_cell"]
 
@@ -19,6 +19,22 @@ _SIZES = [
     (1, 1, 1, " (batch 1, D = H = 1)", False),
     (4, 3, 3, ", D = H", False),
 ]
+
+
+_SHAPE_ERRORS = ("Dimension out of range", "must match the size", "cannot be multiplied", "values to unpack",
+                 "size mismatch", "Expected 2D", "1D tensors expected", "both arguments to matmul need")
+
+
+def _cell_hint(message: str, case: str) -> str | None:
+    """The recurrent checks' own hint for an exception: a `.squeeze()` meeting batch size 1, or the cell's shapes."""
+    if not any(p in message for p in _SHAPE_ERRORS):
+        return None
+    if "batch 1" in case:
+        return ("this case has batch size 1 (and D = H = 1): a `.squeeze()` without a dimension removes those "
+                "dimensions too, so the batch dimension is gone; squeeze only the dimension you mean, or not at all "
+                "(the cell works on x (B, D) and h (B, H) whatever B is).")
+    return ("the shapes: x is (B, D) and h (B, H); the weights are W_xh (D, H) and W_hh (H, H) (for the LSTM "
+            "W_x (D, 4H), W_h (H, 4H)) and the bias is 1-D; this case may have D != H.")
 
 
 def _weights(g, rows, cols, noncontig, scale=0.6):
@@ -67,6 +83,7 @@ def check_rnn_cell(impl, *, device=None, time_limit=None) -> CheckReport:
     refused = torch_refused_modules() + [reference_item(_ref_rnn_cell, "rnn_cell")]
 
     def body(ctx: Context) -> None:
+        ctx.exception_hint = _cell_hint
         for case in _rnn_cases():
             ctx.run_case(case, impl, _ref_rnn_cell, names=("h_new",), variants=catalog.rnn_cell_variants())
         if ctx.values:
@@ -84,7 +101,7 @@ def check_rnn_cell(impl, *, device=None, time_limit=None) -> CheckReport:
                 ctx.expect(bool((out.abs() <= 1).all() and (out.min() < 0)), "the new state leaves [-1, 1] or is never "
                            "negative", label, "the nonlinearity must be tanh (values in [-1, 1]).")
 
-    return run_check("rnn_cell", impl, body, refused=refused, device=device, time_limit=time_limit)
+    return run_check("rnn_cell", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
 
 
 def check_lstm_cell(impl, *, device=None, time_limit=None) -> CheckReport:
@@ -92,6 +109,7 @@ def check_lstm_cell(impl, *, device=None, time_limit=None) -> CheckReport:
     refused = torch_refused_modules() + [reference_item(_ref_lstm_cell, "lstm_cell")]
 
     def body(ctx: Context) -> None:
+        ctx.exception_hint = _cell_hint
         for case in _lstm_cases():
             ctx.run_case(case, impl, _ref_lstm_cell, names=("h_new", "c_new"), as_tuple=True,
                          variants=catalog.lstm_cell_variants())
@@ -102,4 +120,4 @@ def check_lstm_cell(impl, *, device=None, time_limit=None) -> CheckReport:
                            torch.randn(3, 16, generator=g), torch.randn(4, 16, generator=g), torch.zeros(16)),
                 lambda out: out[0])
 
-    return run_check("lstm_cell", impl, body, refused=refused, device=device, time_limit=time_limit)
+    return run_check("lstm_cell", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)

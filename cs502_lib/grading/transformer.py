@@ -8,7 +8,7 @@ from ..nn.transformer import DecoderLayer as _RefDecoder
 from ..nn.transformer import EncoderLayer as _RefEncoder
 from . import catalog
 from .core import Case, CheckReport, Context, build_module, check_deterministic, run_check
-from .guards import reference_item, torch_refused_modules
+from .guards import reference_item, shielded, torch_refused_modules
 
 __all__ = ["check_encoder_layer", "check_decoder_layer"]
 
@@ -156,4 +156,4 @@ def _check_layer(name, impl, ref_cls, ref_name, sizes, contract, variants, behav
             if i == 0 and ctx.values:
                 behaviour(ctx, student)
 
-    return run_check(name, impl, body, refused=refused, device=device, time_limit=time_limit, kind="class")
+    return run_check(name, impl, shielded(body), refused=refused, device=device, time_limit=time_limit, kind="class")
