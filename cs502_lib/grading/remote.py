@@ -131,7 +131,36 @@ class Worker:
             self.dropped += max(0, len(chunk) - max(room, 0))
 
     def start(self) -> list[dict]:
-        """Start the process and run the cells; returns each cell's outcome."""
+        """Start the process and run the cells one by one; returns each cell's outcome.
+
+        A cell that ends the process (``os._exit``, a crash, a memory bomb) is left out and the
+        process started again without it; its outcome says so.
+        """
+        dropped: list[dict] = []
+        while True:
+            self._spawn()
+            results = self._run_cell("setup", self.setup, setup=True)
+            crashed = None
+            for name, source in self.cells:
+                try:
+                    results += self._run_cell(name, source)
+                except (WorkerCrashed, _TimeLimitExceeded) as exc:
+                    message = str(exc) if isinstance(exc, WorkerCrashed) else "the cell did not finish in time"
+                    crashed = {"name": name, "status": "error", "error": {"kind": "crash", "message": message}}
+                    break
+            if crashed is None:
+                self.cell_results = results + dropped
+                return self.cell_results
+            dropped.append(crashed)
+            self.cells = [c for c in self.cells if c[0] != crashed["name"]]
+
+    def _run_cell(self, name: str, source: str, *, setup: bool = False) -> list[dict]:
+        msg = {"op": "init", "cell_time_limit": self.cell_time_limit}
+        msg.update({"setup": source, "cells": []} if setup else {"cells": [[name, source]]})
+        reply, _ = self.request(msg, timeout=self.cell_time_limit + 30, restart=False)
+        return reply.get("cells", []) if not setup else []
+
+    def _spawn(self) -> None:
         self.close()
         self.starts += 1
         self._tmp = tempfile.mkdtemp(prefix="cs502_worker_")
@@ -151,15 +180,9 @@ class Worker:
         os.close(from_worker_w)
         self._w, self._r = to_worker_w, from_worker_r
         threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
-        self._handles = {}
         ready, _ = self._wait_reply(120.0)
         if not ready.get("ready"):
             raise WorkerCrashed("the worker did not start")
-        reply, _ = self.request({"op": "init", "setup": self.setup, "cells": self.cells,
-                                 "cell_time_limit": self.cell_time_limit},
-                                timeout=self.cell_time_limit * (len(self.cells) + 1) + 30, restart=False)
-        self.cell_results = reply.get("cells", [])
-        return self.cell_results
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
