@@ -1,17 +1,19 @@
 # Transformers for biomedicine: one Makefile for readers, students, instructors and CI.
 #   make book   build the HTML book into _build/html
 #   make test   run the whole test suite (what CI runs)
-# Both create the virtual environment .venv themselves (re-created when pyproject.toml changes).
+# Both create the virtual environment .venv themselves, with the exact versions of constraints.txt
+# (re-created when pyproject.toml or constraints.txt changes).
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+CONSTRAINTS := constraints.txt
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml $(CONSTRAINTS) 2>/dev/null | cksum | cut -d' ' -f1)
 JOBS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv book test test-fast lab release autograde feedback bench clean
+.PHONY: help venv book test test-fast lab release autograde feedback bench constraints clean
 
 help:
 	@echo "make book       build the HTML book (_build/html/index.html)"
@@ -21,16 +23,17 @@ help:
 	@echo "make autograde  grade every submission in submitted/ (CS502_GRADING_DEVICE=cuda on a GPU server)"
 	@echo "make feedback   write feedback HTML for graded submissions into feedback/"
 	@echo "make bench      run the benchmarks and print a table"
+	@echo "make constraints  re-pin constraints.txt to the newest releases inside pyproject.toml's ranges"
 	@echo "make clean      remove builds, caches and the virtual environment"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
 	  echo "error: Python 3.11 or newer is needed as '$(PYTHON)' (found: $$($(PYTHON) --version 2>&1 || echo none))."; \
 	  echo "       Install it, or run for example: make PYTHON=python3.12 $(MAKECMDGOALS)"; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
 venv: $(STAMP)
@@ -59,6 +62,23 @@ feedback: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Maintainers: re-resolve the newest releases inside pyproject.toml's ranges and pin them in constraints.txt
+# (then `make test`, and commit both). torch stays pinned: an unpinned torch pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+LOCK_VENV := _build/constraints-venv
+
+constraints:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet '$(TORCH)' -e '.[dev,bench]'
+	{ awk '!/^#/ {exit} {print}' $(CONSTRAINTS); \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | sed -E 's/^(torch==[0-9.]+)[+]cpu$$/\1/'; \
+	} > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
+	@echo "constraints.txt updated: run make test, then commit it"
 
 clean:
 	rm -rf _build $(VENV) .pytest_cache .jupyter_cache gradebook.db submitted autograded feedback nbgrader_exchange

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,17 @@ def test_install_cell_pins_the_package_version_of_the_books_repository():
     assert f"git+https://github.com/cs502-course/transformers-for-biomedicine@v{cs502_lib.__version__}" in source
     assert tool.ENV_VAR in source
     compile(source, "<install cell>", "exec")
+
+
+def test_launch_buttons_open_the_chapters_of_that_repository():
+    config = (ROOT / "_config.yml").read_text()
+    assert tool.repository_url() == "https://github.com/cs502-course/transformers-for-biomedicine"
+    block = re.search(r"^repository:\n((?:[ \t]+.*\n)+)", config, re.M).group(1)
+    assert re.search(r"^\s+branch: main$", block, re.M) and re.search(r'^\s+path_to_book: ""$', block, re.M)
+    buttons = re.search(r"^launch_buttons:\n((?:[ \t]+.*\n?)+)", config, re.M).group(1)
+    assert "colab_url: https://colab.research.google.com" in buttons
+    assert "binderhub_url: https://mybinder.org" in buttons
+    assert (ROOT / "binder" / "requirements.txt").exists(), "Binder (repo2docker) needs binder/requirements.txt"
 
 
 def test_install_cell_does_nothing_where_cs502_lib_is_importable(monkeypatch):
@@ -162,3 +174,12 @@ def test_install_cell_installs_cs502_lib_in_a_clean_environment_and_the_chapter_
     installed = Path(after.stdout.strip())
     assert installed.is_relative_to(tmp_path / "venv"), f"cs502_lib comes from {installed}, not the clean environment"
     print(f"install cell + {CHAPTER}: {elapsed:.1f} s in a clean environment")
+
+    # Binder's requirements resolve, from the repository's root, against the pinned versions
+    source = Path(env["CS502_LIB_URL"])
+    shutil.copytree(ROOT / "binder", source / "binder")
+    shutil.copy2(ROOT / "constraints.txt", source / "constraints.txt")
+    binder = subprocess.run([str(python), "-m", "pip", "install", "--dry-run", "-r", "binder/requirements.txt"],
+                            env=env, capture_output=True, text=True, cwd=source)
+    assert binder.returncode == 0, binder.stdout + binder.stderr
+    assert "Would install cs502_lib" in binder.stdout.replace("-", "_"), binder.stdout
