@@ -129,9 +129,10 @@ class GuardMode(TorchFunctionMode):
             return func(*args, **kwargs)
         leaves = [leaf for leaf in tree_flatten((args, kwargs))[0] if isinstance(leaf, torch.Tensor)]
         if name not in _DEVICE_NEUTRAL:
-            devices = {"cpu (a copy your code made with `.cpu()` / `.to('cpu')`)" if is_stand_in(leaf)
-                       else str(leaf.device) for leaf in leaves if not (leaf.dim() == 0 and leaf.device.type == "cpu")}
-            if len(devices) > 1:
+            counted = [leaf for leaf in leaves if not (leaf.dim() == 0 and leaf.device.type == "cpu")]
+            if len({str(leaf.device) for leaf in counted}) > 1:
+                devices = {"cpu (a copy your code made with `.cpu()` / `.to('cpu')`)" if is_stand_in(leaf)
+                           else str(leaf.device) for leaf in counted}
                 err = DeviceMismatch(_func_name(func), sorted(devices))
                 self.violation = self.violation or err
                 raise err
