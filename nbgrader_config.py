@@ -37,6 +37,16 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
+# Locked cells are restored from the source before grading; cs502_lib's version does not report an
+# untouched hidden-test cell as changed (nbgrader's does, for every submission).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "cs502_lib.course.RestoreCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError()",
 }

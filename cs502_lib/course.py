@@ -30,11 +30,15 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
+from nbgrader.api import MissingEntry
+from nbgrader.preprocessors import OverwriteCells
 from traitlets import Bool, Unicode
 
 __all__ = [
     "ASSIGNMENTS",
     "SanitizeFeedback",
+    "RestoreCells",
+    "preflight_device",
     "hidden_test_lines",
     "assignments_in",
     "students_in",
@@ -46,8 +50,8 @@ __all__ = [
     "main",
 ]
 
-#: The assignments of the course, in teaching order.
-ASSIGNMENTS = ("rnn_lstm", "attention", "positions_masks", "transformer", "dnabert")
+#: The assignments of the course, in teaching order (from the registry of graded items).
+from .grading.registry import ASSIGNMENTS  # noqa: E402
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
@@ -92,6 +96,33 @@ class SanitizeFeedback(Preprocessor):
                 output["evalue"] = evalue
                 output["traceback"] = [f"{ename}: {evalue}" if evalue else ename]
         return cell, resources
+
+
+class RestoreCells(OverwriteCells):
+    """nbgrader's OverwriteCells, without a false alarm for hidden tests.
+
+    The release shows each hidden-test cell with its hidden region removed, so nbgrader's
+    checksum of every untouched submission differs from the source's, and it logs "checksum
+    has changed" for each of them, burying any real change. An untouched cell (the source
+    minus its hidden region) is restored to the source before the comparison; an edited cell
+    is still reported and restored.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id and cell.cell_type == "code":
+            try:
+                source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+            except MissingEntry:
+                source = None
+            if source is not None and BEGIN_HIDDEN in source.source and \
+                    _lines(_HIDDEN_RE.sub("", source.source)) == _lines(cell.source):
+                cell.source = source.source
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
 def hidden_test_lines(notebook_path: str | os.PathLike, min_length: int = 16) -> list[str]:
@@ -186,19 +217,43 @@ def release(root: str | os.PathLike = ".", names: list[str] | None = None) -> No
         _nbgrader(root, "generate_assignment", name, "--force")
 
 
-def autograde(root: str | os.PathLike = ".", names: list[str] | None = None) -> None:
-    """Add the students of ``submitted/`` to the gradebook, then autograde every submission."""
+def preflight_device() -> list[str]:
+    """The devices grading will use; stops (SystemExit) before anything is graded when they are not available."""
+    from .grading.core import resolve_devices
+
+    try:
+        return [str(d) for d in resolve_devices(None)]
+    except (RuntimeError, ValueError) as exc:
+        raise SystemExit(f"autograde stopped before grading anything (no grade was written): {exc}") from None
+
+
+def autograde(root: str | os.PathLike = ".", names: list[str] | None = None, *, students: list[str] | None = None,
+              jobs: int = 1, force: bool = False) -> list:
+    """Grade the submissions in ``submitted/``: new or changed ones only unless ``force`` (see :mod:`cs502_lib.autograde`).
+
+    Adds the students found to the gradebook, records an assignment that a fresh clone has only as a
+    committed release, grades ``jobs`` submissions at a time, prints the summary and writes it to
+    ``autograded/autograde_summary.json``. Returns the outcomes.
+    """
+    from .autograde import grade_submissions, write_summary
+
     root = Path(root).resolve()
-    students = students_in(root)
-    if not students:
+    devices = preflight_device()
+    found = students_in(root)
+    if not found:
         raise SystemExit(f"nothing to grade: put submissions in {root / 'submitted'}/<student>/<assignment>/")
-    bad = [s for s in students if not _STUDENT_RE.match(s)]
+    if students:
+        unknown = [s for s in students if s not in found]
+        if unknown:
+            raise SystemExit(f"no submission folder for {unknown} in {root / 'submitted'}; found: {found}")
+        found = list(students)
+    bad = [s for s in found if not _STUDENT_RE.match(s)]
     if bad:
         raise SystemExit(f"unusable student folder names in submitted/: {bad} (letters, digits, _ . @ - only)")
-    names = names or [a for a in assignments_in(root) if any((root / "submitted" / s / a).is_dir() for s in students)]
+    names = names or [a for a in assignments_in(root) if any((root / "submitted" / s / a).is_dir() for s in found)]
     with _gradebook(root) as gb:
         known = {s.id for s in gb.students}
-        for student in students:
+        for student in found:
             if student not in known:
                 gb.update_or_create_student(student)
                 print(f"added student {student} to the gradebook")
@@ -207,7 +262,11 @@ def autograde(root: str | os.PathLike = ".", names: list[str] | None = None) -> 
         if name not in recorded:  # a fresh clone: the release is committed but the gradebook is new
             print(f"recording {name} in the gradebook (nbgrader generate_assignment)")
             _nbgrader(root, "generate_assignment", name, "--force", quiet=True)
-        _nbgrader(root, "autograde", name, "--force")
+    print(f"grading on {', '.join(devices)}")
+    pairs = [(s, a) for a in names for s in found if (root / "submitted" / s / a).is_dir()]
+    outcomes = grade_submissions(root, pairs, jobs=jobs, force=force)
+    write_summary(root, outcomes)
+    return outcomes
 
 
 def feedback(root: str | os.PathLike = ".", names: list[str] | None = None) -> None:
@@ -252,14 +311,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["release", "autograde", "feedback"])
     parser.add_argument("assignments", nargs="*", help="assignments (default: all of solutions/)")
     parser.add_argument("--root", default=".", help="the course folder (default: the current directory)")
+    parser.add_argument("--student", action="append", help="autograde: only this student (repeatable)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="autograde: submissions graded at once (default 1)")
+    parser.add_argument("--force", action="store_true", help="autograde: grade again even unchanged submissions")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"-j/--jobs must be at least 1, got {args.jobs}")
     root = Path(args.root).resolve()
     if not (root / "nbgrader_config.py").is_file():
         parser.error(f"{root} has no nbgrader_config.py: run from the course folder or pass --root")
     unknown = [a for a in args.assignments if a not in assignments_in(root)]
     if unknown:
         parser.error(f"unknown assignments {unknown}; known: {assignments_in(root)}")
-    {"release": release, "autograde": autograde, "feedback": feedback}[args.command](root, args.assignments or None)
+    if args.command == "autograde":
+        autograde(root, args.assignments or None, students=args.student, jobs=args.jobs, force=args.force)
+    else:
+        {"release": release, "feedback": feedback}[args.command](root, args.assignments or None)
     return 0
 
 
