@@ -5,6 +5,9 @@ variant below on the same (float64) inputs; the first one that matches the
 student's output names the mistake in plain words. Each entry is
 ``(cause, function)``; the functions take the same arguments as the reference
 (modules take the reference module first, bound with :func:`functools.partial`).
+
+This module holds the recurrent cells and attention; :mod:`.catalog_layers` the
+positional encodings, masks and Transformer layers (re-exported here).
 """
 
 from __future__ import annotations
