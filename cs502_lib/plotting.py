@@ -93,16 +93,21 @@ def plot_curves(curves: dict[str, Sequence[float]], *, x=None, title: str = "", 
 def show_source(obj) -> object:
     """Show the source of a cs502_lib function or class, highlighted in Jupyter (plain text elsewhere).
 
-    The book uses this to show exactly the code it teaches, from the library.
+    The book uses this to show exactly the code it teaches, from the library. Lines longer than the page wraps
+    them in the HTML (instead of a horizontal scroll bar); the code itself is unchanged.
     """
     src = inspect.getsource(obj)
     try:
         from IPython.display import Code
-
-        return Code(src, language="python")
     except ImportError:  # pragma: no cover - outside Jupyter
         print(src)
         return None
+
+    class _WrappedCode(Code):
+        def _repr_html_(self):
+            return super()._repr_html_().replace("<pre>", '<pre style="white-space: pre-wrap; overflow-wrap: anywhere;">', 1)
+
+    return _WrappedCode(src, language="python")
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")

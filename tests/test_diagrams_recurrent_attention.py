@@ -148,3 +148,11 @@ def test_sci_writes_numbers_for_prose():
     assert sci(4.4e-14) == "4 \u00d7 10\u207b\u00b9\u2074"
     assert sci(1.8e7, 1) == "1.8 \u00d7 10\u2077"
     assert sci(2.0) == "2" and sci(0) == "0"
+
+
+def test_show_source_wraps_long_lines_instead_of_scrolling():
+    from cs502_lib import MultiHeadAttention
+    from cs502_lib.plotting import show_source
+
+    html = show_source(MultiHeadAttention)._repr_html_()
+    assert '<pre style="white-space: pre-wrap' in html and "MultiHeadAttention" in html
