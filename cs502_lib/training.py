@@ -137,6 +137,7 @@ def train_seq2seq(
     label_smoothing: float = 0.0,
     clip_grad: float | None = 1.0,
     seed: int = 0,
+    total_steps: int | None = None,
     progress: bool = True,
     callback: Callable[[int, nn.Module], None] | None = None,
 ) -> list[float]:
@@ -146,7 +147,9 @@ def train_seq2seq(
     with <bos>; ``model(src, tgt[:, :-1])`` must return logits (B, Lt - 1, V) and
     ``model.pad_id`` name the padding id, which the loss ignores. Each step draws
     ``batch_size`` random rows (seeded by ``seed``) and takes one Adam step; the
-    learning rate follows :func:`warmup_cosine` with peak ``lr``. ``label_smoothing``
+    learning rate follows :func:`warmup_cosine` with peak ``lr`` over ``total_steps``
+    (default ``steps``; a larger value runs only the beginning of a longer schedule,
+    to compare the first steps of two recipes cheaply). ``label_smoothing``
     is passed to the cross-entropy; gradients are clipped at norm ``clip_grad``.
     ``callback(step, model)`` runs after each step (1-based), for example to keep a
     snapshot. ``progress=False`` hides the tqdm bar (the book does; a terminal or
@@ -154,10 +157,13 @@ def train_seq2seq(
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    total_steps = steps if total_steps is None else total_steps
+    if total_steps < steps:
+        raise ValueError(f"total_steps ({total_steps}) cannot be smaller than steps ({steps})")
     if src.shape[0] != tgt.shape[0]:
         raise ValueError(f"src and tgt must have the same number of rows, got {src.shape[0]} and {tgt.shape[0]}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup_steps, steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup_steps, total_steps))
     loss_fn = nn.CrossEntropyLoss(ignore_index=model.pad_id, label_smoothing=label_smoothing)
     rng = torch.Generator().manual_seed(seed)
     losses: list[float] = []
