@@ -125,6 +125,9 @@ def test_reading_a_cpu_copy_still_falls_back_on_meta():
     report = grading.check_padding_mask(styles_nn.padding_lengths_read_back, device="meta")
     assert report.devices == ["cpu", "meta (fell back)"]
     assert any("tolist" in note for note in report.notes)
+    report = grading.check_padding_mask(styles_nn.padding_rows_of_cpu_lengths, device="meta")
+    assert report.devices == ["cpu", "meta (fell back)"]  # torch.ones(n) with n from the CPU copy
+    assert grading.check_padding_mask(styles_nn.padding_fill_rows, device="meta").devices == ["cpu", "meta"]
 
 
 def test_the_meta_guard_gives_a_cpu_stand_in_whose_values_cannot_be_read():
@@ -137,6 +140,12 @@ def test_the_meta_guard_gives_a_cpu_stand_in_whose_values_cannot_be_read():
             with pytest.raises(MetaValuesUnreadable):
                 read()
         assert on_cpu.shape[0] == 2 and on_cpu.numel() == 2  # metadata stays readable
+        for shape_from_values in (lambda: torch.ones(on_cpu[0]), lambda: (on_cpu > 1).nonzero(),
+                                  lambda: torch.arange(4, device="meta")[:on_cpu[0]], lambda: torch.where(on_cpu > 1)):
+            with pytest.raises(MetaValuesUnreadable):  # zeros would decide a shape: falls back instead
+                shape_from_values()
+        target = torch.zeros(2, 4, dtype=torch.bool, device="meta")
+        target[0, :on_cpu[0]] = True  # writing needs no value: the shape is fixed
         with pytest.raises(DeviceMismatch, match="a copy your code made with `.cpu\\(\\)`"):
             torch.arange(2, device="meta") < on_cpu
         assert (torch.arange(2) < on_cpu).to("meta").device.type == "meta"

@@ -127,7 +127,7 @@ class GuardMode(TorchFunctionMode):
             raise err
         if not self.strict_device:
             return func(*args, **kwargs)
-        leaves = [leaf for leaf in tree_flatten((args, kwargs))[0] if isinstance(leaf, torch.Tensor)]
+        leaves = _tensors((args, kwargs))
         if name not in _DEVICE_NEUTRAL:
             counted = [leaf for leaf in leaves if not (leaf.dim() == 0 and leaf.device.type == "cpu")]
             if len({str(leaf.device) for leaf in counted}) > 1:
@@ -137,9 +137,9 @@ class GuardMode(TorchFunctionMode):
                 self.violation = self.violation or err
                 raise err
         stand_in = any(is_stand_in(leaf) for leaf in leaves)
-        if stand_in and name not in _METADATA and name != "__get__":
-            if name in _READS_VALUES:
-                raise MetaValuesUnreadable(f"{_func_name(func)} reads the values of a tensor moved off the meta device")
+        if stand_in and name not in _METADATA and name != "__get__" and not _shape_static(name, args, kwargs):
+            # its values (zeros) would decide a Python value or a shape: what a GPU run computes is unknown here
+            raise MetaValuesUnreadable(f"{_func_name(func)} reads the values of a tensor moved off the meta device")
         try:
             result = func(*args, **kwargs)
         except NotImplementedError:
@@ -175,11 +175,49 @@ _MOVES = {"to", "cpu", "copy_", "type", "_to_copy"}
 #: Calls that only read a tensor's metadata (shape, dtype, device): fine on a stand-in.
 _METADATA = {"size", "dim", "ndimension", "numel", "nelement", "element_size", "stride", "storage_offset",
              "is_contiguous", "is_floating_point", "is_complex", "is_signed", "get_device", "__len__", "__hash__",
-             "data_ptr", "__dir__", "backward", "register_hook", "retain_grad", "__setitem__"}
+             "data_ptr", "__dir__", "backward", "register_hook", "retain_grad"}
 
-#: Calls that turn tensor values into Python values.
-_READS_VALUES = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "__complex__", "numpy",
-                 "__array__", "__repr__", "__str__", "__format__", "__contains__", "equal", "allclose", "is_nonzero"}
+#: Element-wise calls: their outputs' shapes follow from the inputs' shapes, whichever inputs are stand-ins.
+_ELEMENTWISE = {
+    "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "lt", "le", "gt", "ge", "eq", "ne",
+    "__and__", "__or__", "__xor__", "__rand__", "__ror__", "__rxor__", "__iand__", "__ior__", "__ixor__",
+    "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__", "__imul__",
+    "__truediv__", "__rtruediv__", "__itruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__pow__",
+    "add", "sub", "mul", "div", "add_", "sub_", "mul_", "div_", "pow", "maximum", "minimum", "clamp", "lerp",
+    "masked_fill", "masked_fill_", "where", "copy_", "fill_", "type_as", "expand_as", "cat", "stack", "hstack",
+    "vstack", "lt_", "le_", "gt_", "ge_", "eq_", "ne_", "logical_and_", "logical_or_",
+}
+
+#: Calls whose outputs' shapes follow from their first argument's shape (the others are not stand-ins).
+_SELF_ONLY = {
+    "__invert__", "__neg__", "__abs__", "logical_not", "bitwise_not", "abs", "neg", "sign", "exp", "log", "sqrt",
+    "sigmoid", "tanh", "relu", "softmax", "log_softmax", "round", "floor", "ceil", "float", "double", "half",
+    "long", "int", "bool", "short", "byte", "clone", "contiguous", "detach", "cpu", "to", "type", "_to_copy",
+    "unsqueeze", "squeeze", "view", "reshape", "expand", "flatten", "transpose", "permute", "t", "__getitem__",
+    "repeat", "tril", "triu", "sum", "any", "all", "max", "min", "amax", "amin", "mean", "prod", "cumsum",
+    "cumprod", "argmax", "argmin", "sort", "argsort", "flip", "roll", "unbind", "chunk", "split", "narrow",
+    "new_zeros", "new_ones", "new_full", "new_empty", "zeros_like", "ones_like", "full_like", "empty_like",
+    "rand_like", "randn_like", "zero_", "requires_grad_", "clamp_min", "clamp_max", "movedim", "swapaxes",
+}
+
+
+def _shape_static(name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether the call's output shapes follow from its inputs' shapes, whatever the stand-ins' values are."""
+    if name in _ELEMENTWISE:
+        return name != "where" or len(args) + len(kwargs) >= 3  # torch.where(cond) lists positions
+    if name == "__setitem__":  # writes into a tensor whose shape is already fixed
+        return True
+    if name not in _SELF_ONLY:
+        return False
+    return not any(is_stand_in(t) for t in _tensors((args[1:], kwargs)))
+
+
+def _tensors(tree) -> list[torch.Tensor]:
+    """The tensors among a call's arguments, slice bounds included (``x[:n]`` with a tensor ``n``)."""
+    leaves = tree_flatten(tree)[0]
+    leaves += [b for leaf in leaves if isinstance(leaf, slice) for b in (leaf.start, leaf.stop, leaf.step)]
+    return [leaf for leaf in leaves if isinstance(leaf, torch.Tensor)]
 
 
 def is_stand_in(t: torch.Tensor) -> bool:

@@ -321,6 +321,22 @@ def padding_cpu_then_back(lengths, max_len):
     return (torch.arange(max_len)[None, :] < lengths.cpu()[:, None]).to(lengths.device)
 
 
+def padding_rows_of_cpu_lengths(lengths, max_len):
+    """One row per length read on the CPU (sizes from values: the meta run falls back), moved back at the end."""
+    rows = [torch.cat([torch.ones(n, dtype=torch.bool), torch.zeros(max_len - n, dtype=torch.bool)])
+            for n in lengths.cpu()]
+    return torch.stack(rows).view(-1, max_len).to(lengths.device)
+
+
+def padding_fill_rows(lengths, max_len):
+    """Lengths copied to the CPU as slice bounds; the mask itself built on lengths' device."""
+    cpu_lengths = lengths.cpu()
+    mask = torch.zeros(len(cpu_lengths), max_len, dtype=torch.bool, device=lengths.device)
+    for row in range(len(cpu_lengths)):
+        mask[row, :cpu_lengths[row]] = True
+    return mask
+
+
 def padding_one_based(lengths, max_len):
     return torch.arange(1, max_len + 1, device=lengths.device).unsqueeze(0) <= lengths.unsqueeze(1)
 
@@ -362,7 +378,8 @@ CORRECT = {
     "check_multi_head_attention": [MHAHeadsInBatch, MHAScaledQueries, MHAListComprehension],
     "check_positional_encoding": [pe_halves_then_interleaved, pe_power_table, pe_div_term_2d],
     "check_causal_mask": [causal_buffer_compare],
-    "check_padding_mask": [padding_lengths_read_back, padding_cpu_then_back, padding_one_based],
+    "check_padding_mask": [padding_lengths_read_back, padding_cpu_then_back, padding_one_based,
+                           padding_rows_of_cpu_lengths, padding_fill_rows],
     **CORRECT_LAYERS,
 }
 
