@@ -8,6 +8,7 @@ README's two commands build the same environment everywhere; Binder installs the
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -74,6 +75,11 @@ def test_this_environment_is_the_pinned_one():
         if Version(installed.public) != version:
             wrong.append(f"{name} {installed} (pinned {version})")
     assert not wrong, "installed versions differ from constraints.txt (run make again):\n" + "\n".join(wrong)
+    if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():  # make's own environment: nothing unpinned in it
+        pins = _pins()
+        extra = sorted(name for d in metadata.distributions()
+                       if (name := canonicalize_name(d.metadata["Name"])) not in pins and name != SELF)
+        assert not extra, f"installed in .venv but not pinned in constraints.txt: {extra}"
 
 
 def test_make_installs_the_pins_and_rebuilds_when_they_change():
