@@ -24,6 +24,13 @@ Two things are watched:
   dimensional CPU tensors are allowed, as PyTorch allows them on CUDA too, and so
   are the calls whose purpose is to move data between devices (``copy_``, ``to``,
   indexing).
+
+  A copy of a meta tensor to the CPU (``lengths.cpu()``) has no data to copy. A GPU
+  run would give a real CPU tensor, so the guard gives a CPU *stand-in* (zeros, never
+  readable): code that then mixes it with the inputs' device, or returns a result
+  built from it, fails as it would on a GPU, even on a grader without one; code whose
+  Python values or shapes would come from it (``.tolist()``, ``torch.ones(n)``,
+  ``x[:n]``) falls back like any value-reading code.
 """
 
 from __future__ import annotations
