@@ -287,3 +287,45 @@ def test_no_progress_bar_text(browser, site, page):
     layout = _layout(browser, site, page)
     lines = [line.strip()[:160] for line in layout["text"].splitlines() if PROGRESS_BAR.search(line)]
     assert not lines, f"{page} shows progress-bar text (tqdm belongs on the command line):\n  " + "\n  ".join(lines)
+
+
+# --- the layout checks themselves, on pages and images made to fail ------------------------------------
+
+SYNTHETIC = """<html><body style="margin:0"><main><article class="bd-article" style="width:600px">
+<div class="cell_output"><div class="output stream"><div class="highlight"><pre id="long" style="overflow:auto">{long}</pre></div></div></div>
+<div class="cell_output"><div class="output stream"><div class="highlight"><pre id="short" style="overflow:auto">fits</pre></div></div></div>
+<div style="overflow-x:auto"><table><tr><td style="min-width:900px">wide table</td></tr></table></div>
+<div class="cell_output"><img src="{img}" style="max-width:100%"></div>
+</article></main></body></html>"""
+
+
+def test_layout_checks_find_what_they_should(browser, tmp_path):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((50, 1500), 255, dtype=np.uint8)).save(buf, format="PNG")  # blank, 1500 px wide
+    html = SYNTHETIC.format(long="x" * 300, img="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode())
+    page = tmp_path / "synthetic.html"
+    page.write_text(html)
+    browser.get(page.as_uri())
+    layout = browser.execute_script(LAYOUT, TOLERANCE_PX)
+    kinds = sorted((w["kind"], w["element"]) for w in layout["wide"])
+    assert kinds == [("output", "printed pre"), ("table", "table")], layout["wide"]
+    (fig,) = layout["figures"]
+    assert fig["output"] and fig["natural_px"] == 1500 and fig["shown_px"] == 600
+    path = tmp_path / "blank.png"
+    path.write_bytes(buf.getvalue())
+    assert _grey_levels(path).std() < BLANK_STD
+
+
+def test_progress_bar_pattern():
+    bars = ["training:   0%|          | 0/600 [00:00<?, ?it/s]",
+            "training: 100%|##########| 600/600 [00:17<00:00, 34.94it/s]",
+            "epochs: 40%|████      | 2/5 [00:03<00:04,  1.52s/it]"]
+    prose = ["accuracy 95% | loss 0.3", "the 4/600 [CLS] tokens", "a|b 10% of masked tokens"]
+    assert all(PROGRESS_BAR.search(line) for line in bars)
+    assert not any(PROGRESS_BAR.search(line) for line in prose)
