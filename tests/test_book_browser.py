@@ -329,3 +329,15 @@ def test_progress_bar_pattern():
     prose = ["accuracy 95% | loss 0.3", "the 4/600 [CLS] tokens", "a|b 10% of masked tokens"]
     assert all(PROGRESS_BAR.search(line) for line in bars)
     assert not any(PROGRESS_BAR.search(line) for line in prose)
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if (ROOT / f"{p}.ipynb").exists()])
+def test_chapter_launch_buttons_and_hidden_install_cell(built_book, page):
+    """The rocket icon opens this very notebook in Colab and Binder; the install cell stays out of the page."""
+    html = (built_book / f"{page}.html").read_text(encoding="utf-8")
+    repo = "cs502-course/transformers-for-biomedicine"
+    colab = f"https://colab.research.google.com/github/{repo}/blob/main/{page}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{page}.ipynb"
+    assert colab in html, f"{page}: no Colab button to {colab}"
+    assert binder in html, f"{page}: no Binder button to {binder}"
+    assert "CS502_LIB_URL" not in html and "find_spec" not in html, f"{page} shows the install cell"
