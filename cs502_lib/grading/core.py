@@ -590,6 +590,8 @@ class Context:
             if out.device != want_device and not (out.device.type == want_device.type and want_device.index is None):
                 cause = ("a tensor created without `device=`: build new tensors on the inputs' device "
                          "(`device=x.device`, `torch.zeros_like(x)`, `x.new_ones(...)`) or on the `device` argument.")
+                if out.device.type == "cpu" and want_device.type != "cpu":
+                    cause = cause[:-1] + "; or a tensor moved to the CPU (`.cpu()`, `.to('cpu')`): keep it where it is."
                 if is_stand_in(out):
                     cause = ("your code moved a tensor to the CPU (`.cpu()`, `.to('cpu')`) and built the result "
                              "there: on a GPU the result would be on the CPU too; keep every tensor on the inputs' "
