@@ -150,7 +150,8 @@ def check_scaled_dot_product_attention(impl, *, device=None, time_limit=None) ->
         if ctx.values:
             _sdpa_behaviour(ctx, impl)
 
-    return run_check("scaled_dot_product_attention", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
+    return run_check("scaled_dot_product_attention", impl, shielded(body), refused=refused, device=device,
+                     time_limit=time_limit)
 
 
 # --------------------------------------------------------------------------- MultiHeadAttention
@@ -228,8 +229,8 @@ def check_multi_head_attention(impl, *, device=None, time_limit=None) -> CheckRe
                      [f"your outputs, attention weights and gradients match the reference in all {ctx.cases} other "
                       "cases on this device: only the check of the arguments is missing"], no_error[1])
 
-    return run_check("multi_head_attention", impl, shielded(body), refused=refused, device=device, time_limit=time_limit,
-                     kind="class")
+    return run_check("multi_head_attention", impl, shielded(body), refused=refused, device=device,
+                     time_limit=time_limit, kind="class")
 
 
 _VALUE_ERROR_CASE = "MultiHeadAttention(d_model=10, num_heads=3)"

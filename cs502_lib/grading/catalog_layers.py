@@ -122,7 +122,8 @@ def pe_probes() -> list:
             return f"wrong frequency exponent or base (the sin/cos layout is right): {words}" if words else None
         return (f"your encoding is {_LAYOUTS[name]}; the contract interleaves them as in Vaswani et al.: "
                 "PE[p, 2i] = sin(p / 10000^(2i/d_model)), PE[p, 2i+1] = cos(p / 10000^(2i/d_model))"
-                " (`pe[:, 0::2] = sin`, `pe[:, 1::2] = cos`)." + (f" The frequencies differ too: {words}" if words else ""))
+                " (`pe[:, 0::2] = sin`, `pe[:, 1::2] = cos`)."
+                + (f" The frequencies differ too: {words}" if words else ""))
 
     def freq(outputs, args, kwargs):
         got = outputs[0].double()
