@@ -60,6 +60,21 @@ def translate_codon_regex(mrna):
     return "".join(protein)
 
 
+def translate_whole_table_with_stars(mrna):
+    """Every codon through the table, stops written as '*' (a sequence library's default without stopping)."""
+    rna = mrna.upper()
+    if set(rna) - set("ACGU"):
+        raise ValueError("not an mRNA")
+    return "".join(_CODE[rna[i:i + 3]] for i in range(0, len(rna) - len(rna) % 3, 3))
+
+
+def kmers_space_joined(seq, k):
+    """k-mers as one space-separated string, the form some pretraining scripts write to their text files."""
+    if k < 1 or len(seq) < k or set(seq.upper()) - set("ACGT"):
+        raise ValueError("bad input")
+    return " ".join(seq.upper()[i:i + k] for i in range(len(seq) + 1 - k))
+
+
 def translate_blank(mrna):
     raise NotImplementedError()
 
@@ -134,7 +149,9 @@ MUTANTS = [
     ("check_transcribe", transcribe_lookup_case_sensitive, "no upper-casing"),
     ("check_transcribe", transcribe_reverse_complement, "reversed transcript"),
     ("check_transcribe", transcribe_blank, "not written yet"),
+    ("check_translate", translate_whole_table_with_stars, "wrote it as '*' and went on"),
     ("check_translate", translate_blank, "not written yet"),
+    ("check_kmer_tokenize", kmers_space_joined, "return a list"),
     ("check_kmer_tokenize", kmers_blank, "not written yet"),
     ("check_kmer_vocab", vocab_blank, "not written yet"),
     ("check_span_mask", span_bert_replacement_rule, "80/10/10"),
