@@ -25,6 +25,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -75,8 +76,9 @@ def _env() -> dict:
     return dict(os.environ, PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
 
 
-def _nbgrader_autograde(root: Path, student: str, assignment: str) -> str | None:
-    """Run nbgrader in the student's kernel; None when it graded the notebook, else the reason it could not."""
+def _nbgrader_autograde(root: Path, student: str, assignment: str) -> tuple[str | None, list[str]]:
+    """Run nbgrader in the student's kernel: (None, or the reason it could not grade; the locked cells it
+    found edited and restored)."""
     exe = Path(sys.executable).with_name("nbgrader")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
     cmd += ["autograde", assignment, "--student", student, "--force"]
@@ -84,19 +86,20 @@ def _nbgrader_autograde(root: Path, student: str, assignment: str) -> str | None
         try:
             out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=_env(), timeout=1800)
         except subprocess.TimeoutExpired:
-            return "nbgrader did not finish in 30 minutes"
+            return "nbgrader did not finish in 30 minutes", []
         text = out.stdout + out.stderr
         if "database is locked" in text and attempt < 3:
             time.sleep(1 + attempt)
             continue
         break
+    edited = sorted(set(re.findall(r"Attribute 'checksum' for cell (\S+) has changed", text)))
     graded = root / "autograded" / student / assignment / f"{assignment}.ipynb"
     if out.returncode == 0 and graded.is_file():
-        return None
+        return None, edited
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and ("ERROR" in ln or "Error" in ln or "Timeout" in ln)]
     reason = next((ln for ln in lines if "DeadKernel" in ln or "died" in ln or "Timeout" in ln), None) or \
         (lines[-1] if lines else f"nbgrader exited with status {out.returncode}")
-    return reason[:400]
+    return reason[:400], edited
 
 
 def _verdict(root: Path, student: str, assignment: str) -> Verdict:
@@ -126,8 +129,10 @@ def _grade_one(root: Path, student: str, assignment: str) -> Outcome:
     if not sub.is_file():
         outcome.ungradable = f"no notebook {assignment}.ipynb in submitted/{student}/{assignment}/"
     else:
-        outcome.kernel_problem = _nbgrader_autograde(root, student, assignment)
+        outcome.kernel_problem, edited = _nbgrader_autograde(root, student, assignment)
         outcome.verdict = _verdict(root, student, assignment)
+        outcome.verdict.flags += [f"the locked cell {gid} was edited in the submission (restored before running)"
+                                  for gid in edited]
         outcome.ungradable = outcome.verdict.ungradable
     outcome.seconds = time.perf_counter() - start
     return outcome

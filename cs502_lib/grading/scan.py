@@ -15,7 +15,7 @@ import ast
 __all__ = ["scan_source"]
 
 _CALLS = {"getattr", "setattr", "delattr", "__import__", "exec", "eval", "compile", "globals", "vars", "locals",
-          "open", "breakpoint", "input"}
+          "open", "breakpoint", "input", "get_ipython"}
 _MODULES = {"sys", "builtins", "gc", "inspect", "ctypes", "importlib", "os", "subprocess", "signal", "threading",
             "types", "IPython", "pickle", "marshal", "socket", "multiprocessing", "atexit", "traceback", "linecache",
             "runpy", "code", "codeop", "dis", "__main__"}

@@ -128,6 +128,11 @@ def clean_verdict(submission: str | Path, assignment: str, release: str | Path, 
         verdict.ungradable = str(exc)
         return verdict
     solutions, missing = _solution_cells(cells, [it.name for it in items])
+    present = {_grade_id(c) for c in cells}
+    for it in items:
+        for gid in (it.test_cell, it.hidden_cell):
+            if gid not in present:
+                verdict.flags.append(f"the test cell {gid} was deleted from the submission (graded all the same)")
     for name, src in solutions:
         for finding in scan_source(src, name):
             verdict.flags.append(f"review the cell {name}: {finding}")
