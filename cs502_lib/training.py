@@ -141,7 +141,7 @@ def train_seq2seq(
     progress: bool = True,
     callback: Callable[[int, nn.Module], None] | None = None,
 ) -> list[float]:
-    """Train an encoder-decoder model with teacher forcing; returns the loss of every step.
+    """Train an encoder-decoder model with teacher forcing; returns every step's loss.
 
     ``src`` (N, Ls) and ``tgt`` (N, Lt) are padded id tensors, each target starting
     with <bos>; ``model(src, tgt[:, :-1])`` must return logits (B, Lt - 1, V) and
@@ -156,22 +156,26 @@ def train_seq2seq(
     notebook run shows it).
     """
     if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
     total_steps = steps if total_steps is None else total_steps
     if total_steps < steps:
-        raise ValueError(f"total_steps ({total_steps}) cannot be smaller than steps ({steps})")
+        raise ValueError(f"total_steps ({total_steps}) is smaller than steps ({steps})")
     if src.shape[0] != tgt.shape[0]:
-        raise ValueError(f"src and tgt must have the same number of rows, got {src.shape[0]} and {tgt.shape[0]}")
+        raise ValueError(f"src and tgt differ in rows: {src.shape[0]} and {tgt.shape[0]}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup_steps, total_steps))
-    loss_fn = nn.CrossEntropyLoss(ignore_index=model.pad_id, label_smoothing=label_smoothing)
+    factor = lambda s: warmup_cosine(s, warmup_steps, total_steps)  # noqa: E731
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=model.pad_id,
+                                  label_smoothing=label_smoothing)
     rng = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     model.train()
-    for step in tqdm(range(1, steps + 1), desc="training", disable=not progress, unit="step"):
+    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress, unit="step")
+    for step in bar:
         idx = torch.randint(src.shape[0], (batch_size,), generator=rng)
         s, t = src[idx], tgt[idx]
-        logits = model(s, t[:, :-1])                       # the decoder reads <bos> y_1 ... and predicts y_1 ... <eos>
+        # the decoder reads <bos> y_1 ... and predicts y_1 ... <eos>
+        logits = model(s, t[:, :-1])
         loss = loss_fn(logits.reshape(-1, logits.shape[-1]), t[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -207,7 +207,7 @@ class Transformer(nn.Module):
         beam_size: int = 4,
         length_penalty: float = 0.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode ``src`` (B, Ls) keeping the ``beam_size`` most likely partial outputs at every step.
+        """Decode ``src`` (B, Ls), keeping the ``beam_size`` most likely partial outputs.
 
         Greedy decoding commits to the single most likely token at each step; a beam
         keeps ``beam_size`` hypotheses, extends each by every token, and keeps the
@@ -224,24 +224,28 @@ class Transformer(nn.Module):
         require_positive_int("beam_size", beam_size)
         vocab = self.generator.out_features
         if beam_size > vocab:
-            raise ValueError(f"beam_size ({beam_size}) cannot exceed the target vocabulary ({vocab})")
+            raise ValueError(f"beam_size ({beam_size}) exceeds the target vocabulary ({vocab})")
         B, K, dev = src.shape[0], beam_size, src.device
-        src_k = src.repeat_interleave(K, dim=0)                      # (B*K, Ls): beam k of source b is row b*K + k
+        # (B*K, Ls): beam k of source b is row b*K + k
+        src_k = src.repeat_interleave(K, dim=0)
         memory = self.encode(src_k)
         ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=dev)
         scores = torch.full((B, K), float("-inf"), device=dev)
-        scores[:, 0] = 0.0                                           # one live hypothesis to start from
+        scores[:, 0] = 0.0                     # one live hypothesis to start from
         done = torch.zeros(B * K, dtype=torch.bool, device=dev)
-        lengths = torch.zeros(B * K, dtype=torch.long, device=dev)   # tokens after <bos>, up to and including <eos>
+        # tokens after <bos>, up to and including <eos>
+        lengths = torch.zeros(B * K, dtype=torch.long, device=dev)
         for _ in range(max_len):
-            logp = self.generator(self.decode(memory, src_k, ys)[:, -1]).log_softmax(-1)   # (B*K, V)
+            hidden = self.decode(memory, src_k, ys)[:, -1]
+            logp = self.generator(hidden).log_softmax(-1)           # (B*K, V)
             # a finished hypothesis can only be extended by padding, at no cost
             frozen = torch.full_like(logp, float("-inf"))
             frozen[:, self.pad_id] = 0.0
             logp = torch.where(done[:, None], frozen, logp)
             cand = (scores.reshape(B * K, 1) + logp).reshape(B, K * vocab)
             scores, flat = cand.topk(K, dim=-1)                      # (B, K)
-            rows = (torch.arange(B, device=dev)[:, None] * K + flat // vocab).reshape(-1)
+            beam = flat // vocab
+            rows = (torch.arange(B, device=dev)[:, None] * K + beam).reshape(-1)
             token = (flat % vocab).reshape(-1)
             ys = torch.cat([ys[rows], token[:, None]], dim=1)
             lengths = lengths[rows] + (~done[rows]).long()
