@@ -20,7 +20,7 @@ from ..nn.attention import MultiHeadAttention as _RefMHA
 from ..nn.transformer import DecoderLayer as _RefDecoder
 from ..nn.transformer import EncoderLayer as _RefEncoder
 from .core import CheckReport, Context, build_module, run_check
-from .guards import reference_item, torch_refused_modules
+from .guards import attempt, reference_item, torch_refused_modules
 from .registry import item as _item
 
 __all__ = ["HIDDEN", "run_hidden"]
@@ -48,19 +48,8 @@ def _call(ctx: Context, fn, *args, case: str, **kwargs):
 
 def _raises(ctx: Context, fn, *args, case: str, headline: str) -> None:
     """The call must raise ValueError."""
-    status = ctx.call(_attempt(fn, *args), case=case)
+    status = ctx.call(attempt(fn, *args), case=case)
     ctx.expect(status[0] == "error" and isinstance(status[1], ValueError), headline, case)
-
-
-def _attempt(fn, *args):
-    def run():
-        if hasattr(fn, "attempt"):
-            return fn.attempt(*args)
-        try:
-            return "ok", fn(*args)
-        except Exception as exc:  # returned so that the check can judge it
-            return "error", exc
-    return run
 
 
 def _param_grads(ctx: Context, module, out: torch.Tensor, case: str) -> dict:
