@@ -13,14 +13,15 @@ STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml $(CONSTRAINTS) 2>/dev/null | 
 JOBS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv book test test-fast lab release autograde feedback bench constraints clean
+.PHONY: help venv book test test-fast lab exchange release autograde feedback bench constraints clean
 
 help:
 	@echo "make book       build the HTML book (_build/html/index.html)"
 	@echo "make test       run the whole test suite (library, graders, notebooks, nbgrader, book build)"
 	@echo "make lab        JupyterLab for students (open exercises/<assignment>/<assignment>.ipynb)"
 	@echo "make release    regenerate exercises/ from solutions/ (nbgrader generate_assignment)"
-	@echo "make autograde  grade every submission in submitted/ (CS502_GRADING_DEVICE=cuda on a GPU server)"
+	@echo "make exchange   release the assignments into nbgrader_exchange/ (the students' Assignment List tab)"
+	@echo "make autograde  grade new or changed submissions in submitted/ (ARGS=\"-j 2 --force --student ID\")"
 	@echo "make feedback   write feedback HTML for graded submissions into feedback/"
 	@echo "make bench      run the benchmarks and print a table"
 	@echo "make constraints  re-pin constraints.txt to the newest releases inside pyproject.toml's ranges"
@@ -45,8 +46,16 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book solutions
 
+# Extra arguments for lab and autograde: make lab ARGS="--port 8890 --no-browser", make autograde ARGS="-j 2 --force".
+ARGS ?=
+# JupyterLab refuses to run as root (as in most containers) unless told it may.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab exercises
+	$(BIN)/jupyter lab $(LAB_ROOT) $(ARGS) exercises
+
+exchange: $(STAMP)
+	$(BIN)/python -m cs502_lib.course exchange
 
 ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 
@@ -55,7 +64,7 @@ release: $(STAMP)
 	$(BIN)/python -m cs502_lib.course release
 
 autograde: $(STAMP)
-	$(BIN)/python -m cs502_lib.course autograde
+	$(BIN)/python -m cs502_lib.course autograde $(ARGS)
 
 feedback: $(STAMP)
 	$(BIN)/python -m cs502_lib.course feedback

@@ -5,6 +5,7 @@ Run from the course folder (the repository root, where ``nbgrader_config.py`` is
     python -m cs502_lib.course release   [ASSIGNMENT ...]   # solutions/ -> exercises/
     python -m cs502_lib.course autograde [ASSIGNMENT ...]   # grade submitted/<student>/<assignment>/
     python -m cs502_lib.course feedback  [ASSIGNMENT ...]   # autograded/ -> feedback/ (HTML)
+    python -m cs502_lib.course exchange  [ASSIGNMENT ...]   # exercises/ -> nbgrader_exchange/ (Assignment List)
 
 ``--root DIR`` runs in another course folder (nbgrader reads ``DIR/nbgrader_config.py``).
 
@@ -45,6 +46,7 @@ __all__ = [
     "release",
     "autograde",
     "feedback",
+    "exchange",
     "feedback_leaks",
     "make_course",
     "main",
@@ -217,6 +219,19 @@ def release(root: str | os.PathLike = ".", names: list[str] | None = None) -> No
         _nbgrader(root, "generate_assignment", name, "--force")
 
 
+def exchange(root: str | os.PathLike = ".", names: list[str] | None = None) -> None:
+    """Release the assignments into the course's exchange (nbgrader_exchange/), so that students'
+    Assignment List tab in JupyterLab lists them (fetch, validate, submit)."""
+    root = Path(root).resolve()
+    with _gradebook(root) as gb:
+        recorded = {a.name for a in gb.assignments if a.notebooks}
+    for name in names or assignments_in(root):
+        if name not in recorded:
+            _nbgrader(root, "generate_assignment", name, "--force", quiet=True)
+        _nbgrader(root, "release_assignment", name, "--force", quiet=True)
+        print(f"released {name} into {root / 'nbgrader_exchange'}")
+
+
 def preflight_device() -> list[str]:
     """The devices grading will use; stops (SystemExit) before anything is graded when they are not available."""
     from .grading.core import resolve_devices
@@ -308,7 +323,7 @@ def make_course(dest: str | os.PathLike, source_root: str | os.PathLike, names: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cs502_lib.course", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["release", "autograde", "feedback"])
+    parser.add_argument("command", choices=["release", "autograde", "feedback", "exchange"])
     parser.add_argument("assignments", nargs="*", help="assignments (default: all of solutions/)")
     parser.add_argument("--root", default=".", help="the course folder (default: the current directory)")
     parser.add_argument("--student", action="append", help="autograde: only this student (repeatable)")
@@ -326,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "autograde":
         autograde(root, args.assignments or None, students=args.student, jobs=args.jobs, force=args.force)
     else:
-        {"release": release, "feedback": feedback}[args.command](root, args.assignments or None)
+        {"release": release, "feedback": feedback, "exchange": exchange}[args.command](root, args.assignments or None)
     return 0
 
 
