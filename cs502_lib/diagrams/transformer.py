@@ -135,8 +135,8 @@ def draw_transformer(stack_text: str = "N ×"):
     m1 = _sublayer_compact(ax, dx, y_branch, "Masked multi-head\nself-attention", "attention", "right")
     yb2 = m1.y + 0.38
     arrow(ax, m1, (dx, yb2), style="-")
-    m2 = _sublayer_compact(ax, dx, yb2, "Multi-head\ncross-attention", "attention", "right", fan=(0.55,),
-                           fan_texts=["Q"])
+    m2 = _sublayer_compact(ax, dx, yb2, "Multi-head\ncross-attention", "attention", "right", fan=(0.55,))
+    label(ax, dx + 0.72, yb2 + 0.1, "Q", fontsize=small, color="#444444")
     yb3 = m2.y + 0.38
     arrow(ax, m2, (dx, yb3), style="-")
     m3 = _sublayer_compact(ax, dx, yb3, "Feed forward", "feedforward", "right", fan=(0.0,))
@@ -152,7 +152,7 @@ def draw_transformer(stack_text: str = "N ×"):
     kv_color = role_colors("value")[1]
     _path(ax, [(ex, top_out), (mid, top_out), (mid, cross.y - 0.1), (cross.x - bw / 2, cross.y - 0.1)],
           color=kv_color, lw=1.8)
-    label(ax, mid - 0.06, top_out + 0.2, "encoder output: K, V", fontsize=small, color=kv_color, ha="center")
+    label(ax, (ex + mid) / 2, top_out + 0.17, "encoder output: K, V", fontsize=small, color=kv_color)
 
     # output layers
     lin = box(ax, dx, dec_top + 0.5, bw, 0.4, "Linear", role="feedforward")
