@@ -4,7 +4,7 @@ Coordinates: :func:`new_diagram` makes an Axes whose data units are **inches of 
 ``width_in``, y from 0 to ``height_in``, equal aspect, axis off), so a box of width 1.0 is one inch wide on the
 figure, and a font size in points can be reasoned about directly against box sizes.
 
-Legibility: the book's content column is about :data:`BOOK_CONTENT_PX` pixels wide at a 1280 px window. A figure
+Legibility: an output image is shown at most :data:`BOOK_CONTENT_PX` pixels wide at a 1280 px window. A figure
 wider than that is scaled down by the browser, and its text with it; :func:`text_px_on_page` computes the size
 each text ends up with, and :func:`texts_outside_figure` finds text that would be cut off. The tests of every
 diagram use both.
@@ -28,8 +28,9 @@ __all__ = [
     "text_color_for", "text_px_on_page", "texts_outside_figure", "text_labels",
 ]
 
-#: Width of the book's content column at a 1280 px browser window (Jupyter Book 1.x, sphinx-book-theme).
-BOOK_CONTENT_PX = 730
+#: Width, in px, at which an output image is shown in the book at a 1280 px browser window (Jupyter Book 1.x,
+#: sphinx-book-theme): the content column is about 730 px, the image box of a cell output 676 px (measured).
+BOOK_CONTENT_PX = 676
 #: The dpi at which the inline backend renders figures into the page (matplotlib's default figure.dpi).
 FIG_DPI = 100
 #: The smallest text height, in pixels on the page, that the book accepts.
