@@ -50,3 +50,11 @@ c.Autograde.sanitize_preprocessors = [
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError()",
 }
+
+# `nbgrader validate` cuts every line at 90 characters; a check's advice is longer: wrap it instead.
+try:
+    from cs502_lib.feedback import wrap_validator_output
+
+    wrap_validator_output()
+except ImportError:  # nbgrader run without cs502_lib installed: its own output, cut
+    pass

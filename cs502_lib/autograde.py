@@ -102,13 +102,24 @@ def _nbgrader_autograde(root: Path, student: str, assignment: str) -> tuple[str 
     return reason[:400], edited
 
 
+def _cell_timeout(root: Path) -> float:
+    """The seconds a cell may run, as the course's nbgrader_config.py gives nbgrader (60 by default)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+        return float(config.Execute.get("timeout", 60) or 60)
+    except Exception:  # noqa: BLE001 - an unreadable config is reported by nbgrader itself
+        return 60.0
+
+
 def _verdict(root: Path, student: str, assignment: str) -> Verdict:
     sub = root / "submitted" / student / assignment / f"{assignment}.ipynb"
     release = root / "exercises" / assignment / f"{assignment}.ipynb"
     out = root / "autograded" / ".verdicts" / f"{student}--{assignment}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "cs502_lib.grading.verdict", str(sub), "--assignment", assignment,
-           "--release", str(release), "--json", str(out)]
+           "--release", str(release), "--json", str(out), "--cell-timeout", str(_cell_timeout(root))]
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=1800)
     except subprocess.TimeoutExpired:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import OverwriteCells
@@ -54,6 +55,7 @@ __all__ = [
 
 #: The assignments of the course, in teaching order (from the registry of graded items).
 from .grading.registry import ASSIGNMENTS  # noqa: E402
+from .grading.registry import by_cell as registry_by_cell  # noqa: E402
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
@@ -84,9 +86,24 @@ class SanitizeFeedback(Preprocessor):
         help="What replaces the code between the hidden-test markers.",
     ).tag(config=True)
 
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        root = self.config.CourseDirectory.get("root") or "."
+        from .feedback import load_record
+
+        self._record = load_record(root, info.get("student", ""), info.get("assignment", "")) if info else None
+        return super().preprocess(nb, resources)
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if getattr(self, "_record", None) and registry_by_cell(grade_id):
+            from .feedback import verdict_outputs
+
+            outputs = verdict_outputs(grade_id, self._record)
+            if outputs is not None:  # what decided the points, not what the student's kernel printed
+                cell.outputs = [nbformat.from_dict(o) for o in outputs]
         if BEGIN_HIDDEN in cell.source:
             cell.source = _HIDDEN_RE.sub(self.placeholder, cell.source)
             if BEGIN_HIDDEN in cell.source:  # an unterminated region: hide everything after the marker
@@ -293,6 +310,7 @@ def feedback(root: str | os.PathLike = ".", names: list[str] | None = None) -> N
     names = names or [a for a in assignments_in(root) if any(graded.glob(f"*/{a}"))]
     for name in names:
         _nbgrader(root, "generate_feedback", name, "--force")
+        _finish_pages(root, name)
         leaks = feedback_leaks(root, name)
         if leaks:
             raise SystemExit(
@@ -300,6 +318,37 @@ def feedback(root: str | os.PathLike = ".", names: list[str] | None = None) -> N
                 "is cs502_lib.course.SanitizeFeedback configured in nbgrader_config.py?"
             )
         print(f"feedback of {name}: {len(list((root / 'feedback').glob(f'*/{name}/*.html')))} page(s), no hidden test shown")
+
+
+def _finish_pages(root: Path, assignment: str) -> None:
+    """Local MathJax in every page of ``assignment``; written answers not graded yet shown as awaiting grading."""
+    from nbgrader.api import MissingEntry
+
+    from .feedback import finish_page
+
+    pages = sorted((root / "feedback").glob(f"*/{assignment}/*.html"))
+    with _gradebook(root) as gb:
+        for page in pages:
+            student = page.parent.parent.name
+            try:
+                nb = gb.find_submission_notebook(page.stem, assignment, student)
+                pending = [g.name for g in nb.grades if g.needs_manual_grade and g.manual_score is None
+                           and registry_by_cell(g.name) is None]
+            except MissingEntry:
+                pending = []
+            finish_page(page, root / "feedback", pending)
+    students = {p.parent.parent.name for p in pages}
+    missing = [s for s in students_in(root) if (root / "autograded" / s / assignment).is_dir() and s not in students]
+    from .feedback import load_record
+
+    for s in sorted(missing):
+        record = load_record(root, s, assignment) or {}
+        why = record.get("ungradable") or record.get("kernel_problem") or "see the autograde summary"
+        print(f"no feedback page for {s} / {assignment}: nbgrader wrote none ({why})")
+    ungraded = [s for s in students_in(root) if (root / "submitted" / s / assignment).is_dir()
+                and not (root / "autograded" / s / assignment).is_dir()]
+    for s in sorted(ungraded):
+        print(f"no feedback page for {s} / {assignment}: the submission was not autograded (run make autograde)")
 
 
 def make_course(dest: str | os.PathLike, source_root: str | os.PathLike, names: list[str] | None = None,

@@ -16,7 +16,8 @@ Scenarios (one student each; the test files choose the names and the bugs):
 * ``loop``:   an infinite loop in one solution cell -> that cell times out (the cell timeout of
   nbgrader_config.py, shortened here), that name's points are lost, and autograding finishes;
 * ``tamper``: a solution cell that replaces the ``check_*`` of its own (correct) name by a no-op
-  -> that name's points are lost, the others are kept.
+  -> the clean verdict grades the function itself, which is right, so no point is lost; the
+  patching is flagged for the instructor (a review comment, shown in the feedback).
 
 (``rogue`` combines ``loop`` and ``tamper`` on two different names of one submission.)
 """

@@ -16,7 +16,7 @@ SCENARIOS = [
              edits={"MultiHeadAttention": bug("return self.w_o(out), weights", "return out, weights")},
              test_edits={"test_MultiHeadAttention": EDITED_TEST, "hidden_MultiHeadAttention": EDITED_TEST}),
     Scenario("loop", {"scaled_dot_product_attention"}, edits={"scaled_dot_product_attention": loop_at_top}),
-    Scenario("tamper", {"MultiHeadAttention"}, edits={"MultiHeadAttention": tamper("check_multi_head_attention")}),
+    Scenario("tamper", set(), edits={"MultiHeadAttention": tamper("check_multi_head_attention")}),
 ]
 
 
@@ -25,5 +25,6 @@ globals().update(round_trip_tests(NAME, SCENARIOS))
 
 def test_feedback_gives_the_checks_message(graded):
     assert "sqrt" in feedback_html(graded, "bug")
-    assert "grading code was modified" in feedback_html(graded, "tamper")
+    assert "tampering: the solution cells replace cs502_lib.grading.check_multi_head_attention" in \
+        feedback_html(graded, "tamper")
 

@@ -13,7 +13,7 @@ SCENARIOS = [
     Scenario("bug", {"transcribe"}, edits={"transcribe": bug('"C": "G", "G": "C"', '"C": "C", "G": "G"')}),
     Scenario("locked", {"kmer_tokenize"}, edits={"kmer_tokenize": bug("range(len(seq) - k + 1)", "range(len(seq) - k)")},
              test_edits={"test_kmer_tokenize": EDITED_TEST, "hidden_kmer_tokenize": EDITED_TEST}),
-    Scenario("rogue", {"span_mask", "translate"},
+    Scenario("rogue", {"span_mask"},
              edits={"span_mask": loop_at_top, "translate": tamper("check_translate")}),
 ]
 

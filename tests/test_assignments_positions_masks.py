@@ -14,7 +14,7 @@ SCENARIOS = [
              edits={"sinusoidal_positional_encoding": bug("torch.sin(angles), torch.cos(angles)", "torch.cos(angles), torch.sin(angles)")}),
     Scenario("locked", {"causal_mask"}, edits={"causal_mask": bug("position[None, :] <= position[:, None]", "position[None, :] < position[:, None]")},
              test_edits={"test_causal_mask": EDITED_TEST, "hidden_causal_mask": EDITED_TEST}),
-    Scenario("rogue", {"padding_mask", "sinusoidal_positional_encoding"},
+    Scenario("rogue", {"padding_mask"},
              edits={"padding_mask": loop_at_top, "sinusoidal_positional_encoding": tamper("check_positional_encoding")}),
 ]
 
@@ -25,6 +25,6 @@ globals().update(round_trip_tests(NAME, SCENARIOS))
 def test_feedback_gives_the_checks_message(graded):
     assert "Most likely cause" in feedback_html(graded, "bug")
     page = feedback_html(graded, "rogue")
-    assert "grading code was modified" in page
+    assert "tampering: the solution cells replace cs502_lib.grading.check_positional_encoding" in page
     assert "CellTimeoutError" in page or "KeyboardInterrupt" in page
 

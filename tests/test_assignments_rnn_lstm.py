@@ -14,7 +14,7 @@ SCENARIOS = [
     Scenario("locked", {"lstm_cell"}, edits={"lstm_cell": bug("c_new = f * c + i * g", "c_new = f * c + g")},
              test_edits={"test_lstm_cell": EDITED_TEST, "hidden_lstm_cell": EDITED_TEST}),
     Scenario("loop", {"rnn_cell"}, edits={"rnn_cell": loop_at_top}),
-    Scenario("tamper", {"lstm_cell"}, edits={"lstm_cell": tamper("check_lstm_cell")}),
+    Scenario("tamper", set(), edits={"lstm_cell": tamper("check_lstm_cell")}),
 ]
 
 
@@ -23,6 +23,6 @@ globals().update(round_trip_tests(NAME, SCENARIOS))
 
 def test_feedback_gives_the_checks_message(graded):
     assert "Most likely cause" in feedback_html(graded, "bug")
-    assert "grading code was modified" in feedback_html(graded, "tamper")
+    assert "tampering: the solution cells replace cs502_lib.grading.check_lstm_cell" in feedback_html(graded, "tamper")
     assert "CellTimeoutError" in feedback_html(graded, "loop") or "KeyboardInterrupt" in feedback_html(graded, "loop")
 

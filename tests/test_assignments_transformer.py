@@ -16,7 +16,7 @@ SCENARIOS = [
              edits={"DecoderLayer": bug("self.cross_attn(x, memory, memory, memory_mask)", "self.cross_attn(x, x, x, memory_mask)")},
              test_edits={"test_DecoderLayer": EDITED_TEST, "hidden_DecoderLayer": EDITED_TEST}),
     Scenario("loop", {"EncoderLayer"}, edits={"EncoderLayer": loop_at_top}),
-    Scenario("tamper", {"DecoderLayer"}, edits={"DecoderLayer": tamper("check_decoder_layer")}),
+    Scenario("tamper", set(), edits={"DecoderLayer": tamper("check_decoder_layer")}),
 ]
 
 

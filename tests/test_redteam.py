@@ -271,3 +271,35 @@ def test_a_cuda_request_without_cuda_stops_before_any_grade_is_written(graded):
     assert out.returncode != 0
     assert "stopped before grading anything" in out.stderr and "cuda" in out.stderr.lower()
     assert db.read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def feedback(graded):
+    course, _, _ = graded
+    out = _run([sys.executable, "-m", "cs502_lib.course", "feedback", NAME], course)
+    return course, out.stdout
+
+
+def _page(course: Path, student: str) -> str:
+    return (course / "feedback" / student / NAME / f"{NAME}.html").read_text(encoding="utf-8")
+
+
+def test_feedback_shows_the_clean_verdict_not_what_the_kernel_printed(feedback):
+    course, _ = feedback
+    page = _page(course, "a04_input_transformer")  # its kernel printed "check passed" in every test cell
+    assert "Most likely cause: missing scaling" in page.replace("&#39;", "'")
+    assert "TAMPERING SUSPECTED" in page
+
+
+def test_feedback_renders_math_without_a_cdn_and_shows_ungraded_answers_as_waiting(feedback):
+    course, _ = feedback
+    page = _page(course, HONEST.student)
+    assert "cdnjs" not in page and "https://cdn" not in page
+    assert '<script src="../../_mathjax/tex-svg-full.js"></script>' in page
+    assert (course / "feedback" / "_mathjax" / "tex-svg-full.js").stat().st_size > 1_000_000
+    assert "awaiting grading" in page and "Written response</a> (Score: 0.0" not in page
+
+
+def test_feedback_names_the_students_without_a_page(feedback):
+    _, stdout = feedback
+    assert "no feedback page for not_a_notebook / attention" in stdout and "not a notebook" in stdout

@@ -111,7 +111,7 @@ def _setup_source(release: str | Path) -> str:
 
 
 def clean_verdict(submission: str | Path, assignment: str, release: str | Path, *, device=None,
-                  memory_mb: int = 3072) -> Verdict:
+                  memory_mb: int = 3072, cell_timeout: float = 60.0) -> Verdict:
     """The clean verdict of one submitted notebook (see the module docs)."""
     import cs502_lib.grading as grading
 
@@ -136,7 +136,7 @@ def clean_verdict(submission: str | Path, assignment: str, release: str | Path, 
     for name, src in solutions:
         for finding in scan_source(src, name):
             verdict.flags.append(f"review the cell {name}: {finding}")
-    with Worker(_setup_source(release), solutions, memory_mb=memory_mb) as worker:
+    with Worker(_setup_source(release), solutions, memory_mb=memory_mb, cell_time_limit=cell_timeout) as worker:
         try:
             outcomes = {r["name"]: r for r in worker.start()}
         except Exception as exc:  # noqa: BLE001 - the cells themselves ended the process
@@ -213,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assignment", required=True, choices=registry.ASSIGNMENTS)
     parser.add_argument("--release", required=True, help="the released notebook (its setup cell is run)")
     parser.add_argument("--json", help="write the verdict as JSON here (default: print it)")
+    parser.add_argument("--cell-timeout", type=float, default=60.0,
+                        help="seconds a solution cell may run when it is executed (default 60, as nbgrader's)")
     args = parser.parse_args(argv)
-    verdict = clean_verdict(args.submission, args.assignment, args.release)
+    verdict = clean_verdict(args.submission, args.assignment, args.release, cell_timeout=args.cell_timeout)
     text = json.dumps(verdict.to_json(), indent=1)
     if args.json:
         Path(args.json).write_text(text, encoding="utf-8")

@@ -154,6 +154,8 @@ class Encoder:
         raise WireError(f"a value of type {t.__name__} cannot be sent")
 
     def _tensor(self, value: torch.Tensor) -> dict:
+        if isinstance(value, torch.nn.parameter.UninitializedTensorMixin):  # nn.LazyLinear before its first call
+            return {"t": {"uninit": True}}
         if type(value) is not torch.Tensor:  # a subclass (nn.Parameter, or one that overrides operators)
             with torch._C.DisableTorchFunctionSubclass():
                 plain = torch.Tensor.as_subclass(value, torch.Tensor)
@@ -162,8 +164,6 @@ class Encoder:
         name = str(plain.dtype).replace("torch.", "")
         if name not in DTYPES:
             raise WireError(f"tensors of dtype {plain.dtype} cannot be sent")
-        if isinstance(plain, torch.nn.parameter.UninitializedParameter) or type(value).__name__.startswith("Uninitialized"):
-            return {"uninit": True}
         out = {"dtype": name, "shape": list(plain.shape), "device": str(plain.device), "rg": bool(plain.requires_grad)}
         if plain.device.type != "meta":
             out["b"] = self._blob(_tensor_bytes(plain))
