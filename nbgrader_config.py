@@ -56,5 +56,5 @@ try:
     from cs502_lib.feedback import wrap_validator_output
 
     wrap_validator_output()
-except ImportError:  # nbgrader run without cs502_lib installed: its own output, cut
+except ModuleNotFoundError:  # nbgrader run without cs502_lib installed: its own output, cut
     pass

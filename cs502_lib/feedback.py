@@ -86,7 +86,7 @@ def _mathjax_source() -> Path:
 def wrap_validator_output() -> None:
     """Make nbgrader's Validator wrap long lines (a check's advice is often longer than 90 characters)."""
     from nbgrader.validator import Validator
-    from nbgrader.utils import strip_ansi
+    from nbgrader.validator import strip_ansi
 
     if getattr(Validator._indent, "_cs502", False):
         return

@@ -59,3 +59,25 @@ def test_the_exchange_lists_every_assignment_for_students(tmp_path):
                             timeout=120)
     text = listed.stdout + listed.stderr
     assert "cs502-transformers attention" in text and "cs502-transformers dnabert" in text
+
+
+def test_validate_shows_the_checks_whole_advice(tmp_path):
+    """nbgrader validate cuts lines at 90 characters; the course's config makes it wrap them instead."""
+    import nbformat
+
+    from _roundtrip import make_submission, solution_sources, Scenario, bug
+
+    course = make_course(tmp_path / "course", ROOT, ["attention"])
+    env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    subprocess.run([str(BIN / "nbgrader"), "generate_assignment", "attention", "--force"], cwd=course, env=env,
+                   capture_output=True, check=True, timeout=300)
+    release = course / "exercises" / "attention" / "attention.ipynb"
+    scenario = Scenario("v", {"scaled_dot_product_attention"},
+                        edits={"scaled_dot_product_attention": bug(" / math.sqrt(d_k)", "")})
+    path = tmp_path / "attention.ipynb"
+    nbformat.write(make_submission(release, solution_sources("attention"), scenario), path)
+    out = subprocess.run([str(BIN / "nbgrader"), "validate", str(path)], cwd=course, env=env, capture_output=True,
+                         text=True, timeout=600)
+    text = " ".join((out.stdout + out.stderr).split())
+    assert "Most likely cause: missing scaling: the scores must be divided by sqrt(d_k) before the softmax." in text
+    assert not any(line.rstrip().endswith("...") and len(line) >= 87 for line in out.stdout.splitlines())
