@@ -38,10 +38,19 @@ def test_every_assignment_is_there():
     assert assignments_in(ROOT) == list(ASSIGNMENTS) == list(GRADED)
 
 
-def test_sources_are_what_the_generator_writes():
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "make_assignments.py"), "--check"],
+def test_notebooks_are_what_the_builder_writes():
+    """solutions/<a>/<a>.ipynb is built from assignments/<a>.py (tools/build_assignments.py): never edited by hand."""
+    assert sorted(p.stem for p in (ROOT / "assignments").glob("*.py")) == sorted(ASSIGNMENTS)
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "build_assignments.py"), "--check"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_no_source_inside_the_nbgrader_source_folders():
+    """nbgrader's release copies every file of solutions/<a>/: only the notebook may be there."""
+    for name in ASSIGNMENTS:
+        assert sorted(p.name for p in (ROOT / "solutions" / name).iterdir()
+                      if not p.name.startswith(".")) == [f"{name}.ipynb"]
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
