@@ -149,22 +149,34 @@ def _grade_one(root: Path, student: str, assignment: str) -> Outcome:
     return outcome
 
 
-def _comment(it, verdict: Verdict, kernel: dict, suspected: list[dict]) -> str:
+def _flags_of(it, verdict: Verdict, first: bool) -> list[str]:
+    """The review findings about one graded item (those about no item in particular go with the first)."""
+    mine = []
+    for flag in verdict.flags:
+        about = [i for i in registry.items(verdict.assignment)
+                 if f"cell {i.name}:" in flag or i.test_cell in flag or i.hidden_cell in flag]
+        if it in about or (first and not about):
+            mine.append(flag)
+    return mine
+
+
+def _comment(it, verdict: Verdict, suspected: list[dict], first: bool) -> str:
+    """The Formgrader comment of a graded solution cell (markdown): clean results, suspicion, findings."""
     lines = []
     for gid, label in ((it.test_cell, "check"), (it.hidden_cell, "hidden tests")):
         cv = verdict.cells.get(gid)
         if cv is None:
             continue
-        text = f"{label}: {cv.points:g} / {cv.max_points:g}"
+        text = f"- {label}: {cv.points:g} / {cv.max_points:g} (clean verdict)"
         if not cv.passed:
-            text += " — " + cv.message
+            text += ": `" + cv.message.splitlines()[0].replace("`", "'") + "`"
         lines.append(text)
     for s in suspected:
         if s["name"] == it.name:
-            lines.append(f"TAMPERING SUSPECTED on {s['cell']}: the notebook's own kernel run gave {s['kernel']:g} "
+            lines.append(f"- **TAMPERING SUSPECTED** on {s['cell']}: the notebook's own kernel run gave {s['kernel']:g} "
                          f"point(s), the clean verdict (this cell's code run alone, in a separate process) gives "
                          f"{s['clean']:g}.")
-    lines += [f"Review: {f}" for f in verdict.flags if f"cell {it.name}:" in f]
+    lines += [f"- Review: {f}" for f in _flags_of(it, verdict, first)]
     return "\n".join(lines)
 
 
@@ -208,7 +220,7 @@ def _record(root: Path, outcome: Outcome, sha: str) -> None:
             if outcome.ungradable is not None:
                 comment.auto_comment = f"Not graded automatically: {outcome.ungradable}. Your instructor will look at it."
             else:
-                comment.auto_comment = _comment(it, verdict, outcome.kernel, outcome.suspected) or None
+                comment.auto_comment = _comment(it, verdict, outcome.suspected, it is items[0]) or None
         gb.db.commit()
     folder = root / "autograded" / s / a
     folder.mkdir(parents=True, exist_ok=True)
