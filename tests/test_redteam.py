@@ -303,3 +303,14 @@ def test_feedback_renders_math_without_a_cdn_and_shows_ungraded_answers_as_waiti
 def test_feedback_names_the_students_without_a_page(feedback):
     _, stdout = feedback
     assert "no feedback page for not_a_notebook / attention" in stdout and "not a notebook" in stdout
+
+
+def test_nbgrader_reports_edited_cells_but_no_false_checksum_alarm(graded):
+    """Run last: it lets nbgrader itself rewrite two students' rows in the gradebook."""
+    course, rows, _ = graded
+    nbgrader = str(Path(sys.executable).with_name("nbgrader"))
+    untouched = _run([nbgrader, "autograde", NAME, "--student", HONEST.student, "--force"], course)
+    assert "checksum" not in untouched.stdout + untouched.stderr
+    edited = _run([nbgrader, "autograde", NAME, "--student", "a06_fake_report", "--force"], course)
+    assert f"Attribute 'checksum' for cell test_{SDPA} has changed" in edited.stdout + edited.stderr
+    assert any("locked cell test_scaled_dot_product_attention was edited" in f for f in rows["a06_fake_report"]["flags"])
