@@ -251,7 +251,7 @@ def exchange(root: str | os.PathLike = ".", names: list[str] | None = None) -> N
 
 def preflight_device() -> list[str]:
     """The devices grading will use; stops (SystemExit) before anything is graded when they are not available."""
-    from .grading.core import resolve_devices
+    from .grading.run import resolve_devices
 
     try:
         return [str(d) for d in resolve_devices(None)]

@@ -30,10 +30,8 @@ import builtins
 import importlib
 import math
 import os
-import signal
 import sys
 import sysconfig
-import threading
 import types
 from contextlib import contextmanager
 
@@ -41,6 +39,7 @@ __all__ = ["grade", "grade_hidden", "untouched", "time_limit", "tampering", "CHE
 
 #: Graded name -> the name of its check in :mod:`cs502_lib.grading` (from the registry of graded items).
 from cs502_lib.grading.registry import CHECKS  # noqa: E402
+from cs502_lib.grading.deadline import TimeLimitExceeded, deadline  # noqa: E402 - the checks' own time limit
 
 _PKG_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -156,7 +155,8 @@ def _fresh_grading():
     """Re-execute every loaded ``cs502_lib.grading`` module from its file, the engine first."""
     import cs502_lib.grading  # noqa: F401 - loads the package if the notebook has not
 
-    order = ["cs502_lib.grading.registry", "cs502_lib.grading.guards", "cs502_lib.grading.core", "cs502_lib.grading.catalog"]
+    engine = ["registry", "guards", "report", "deadline", "attribution", "calls", "context", "modules", "run", "catalog"]
+    order = [f"cs502_lib.grading.{name}" for name in engine]  # each after the modules it imports from
     loaded = sorted(n for n in sys.modules if n.startswith("cs502_lib.grading.") and n not in order)
     for name in order + loaded + ["cs502_lib.grading"]:
         module = sys.modules.get(name)
@@ -247,28 +247,14 @@ def untouched(name: str | None = None) -> None:
 def time_limit(seconds: float = 10.0, what: str = "this test"):
     """Stop the code inside after ``seconds`` with an AssertionError (an infinite loop costs one test only).
 
-    Uses a ``SIGALRM`` timer, so it must run in the main thread (a notebook cell, a script).
+    The checks' own deadline (:func:`cs502_lib.grading.deadline.deadline`): a ``SIGALRM`` timer in the
+    main thread (a notebook cell, a script), a watchdog thread elsewhere.
     """
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def _on_alarm(signum, frame):
-        raise _TooSlow()
-
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
-    except _TooSlow:
+        with deadline(seconds):
+            yield
+    except TimeLimitExceeded:
         raise AssertionError(
             f"{what} did not finish within {seconds:g} s: your code is far too slow or never ends "
             "(look for a loop whose condition never becomes false)."
         ) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _TooSlow(BaseException):
-    """Raised by the timer of :func:`time_limit` (a BaseException: ``except Exception`` cannot swallow it)."""

@@ -67,7 +67,7 @@ def test_grade_runs_the_check_and_detects_a_replaced_check_for_that_check_only()
 
 def test_patching_torch_or_the_engine_touches_every_check():
     out = _run("""
-        import torch, cs502_lib.grading.core as core
+        import torch, cs502_lib.grading.run
         from cs502_lib import testcell
         torch.allclose = lambda *a, **k: True
         found = testcell.tampering()

@@ -7,9 +7,12 @@ import torch
 from ..nn.attention import MultiHeadAttention as _RefMHA
 from ..nn.attention import scaled_dot_product_attention as _ref_sdpa
 from . import catalog
-from .core import (Case, CheckReport, Context, GradingError, build_module, check_deterministic, run_check,
-                   student_location)
+from .attribution import student_location
+from .context import Case, Context
 from .guards import attempt, reference_item, shielded, torch_refused_modules
+from .modules import build_module, check_deterministic
+from .report import CheckReport, GradingError
+from .run import run_check
 
 __all__ = ["check_scaled_dot_product_attention", "check_multi_head_attention"]
 

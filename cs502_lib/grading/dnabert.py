@@ -18,8 +18,11 @@ import torch
 from ..bio import kmers as _kmers
 from ..bio import masking as _masking
 from ..bio import sequences as _sequences
-from .core import CheckReport, Context, run_check, student_location
+from .attribution import student_location
+from .context import Context
 from .guards import attempt, reference_item, shielded, torch_refused_modules
+from .report import CheckReport
+from .run import run_check
 
 __all__ = ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_kmer_vocab", "check_span_mask"]
 

@@ -19,9 +19,12 @@ from torch import nn
 from ..nn.attention import MultiHeadAttention as _RefMHA
 from ..nn.transformer import DecoderLayer as _RefDecoder
 from ..nn.transformer import EncoderLayer as _RefEncoder
-from .core import CheckReport, Context, build_module, run_check
+from .context import Context
 from .guards import attempt, reference_item, torch_refused_modules
+from .modules import build_module
 from .registry import item as _item
+from .report import CheckReport
+from .run import run_check
 
 __all__ = ["HIDDEN", "run_hidden"]
 

@@ -8,8 +8,10 @@ from ..nn.positional import causal_mask as _ref_causal
 from ..nn.positional import padding_mask as _ref_padding
 from ..nn.positional import sinusoidal_positional_encoding as _ref_pe
 from . import catalog
-from .core import DEVICE, Case, CheckReport, Context, run_check
+from .context import DEVICE, Case, Context
 from .guards import reference_item, shielded, torch_refused_modules
+from .report import CheckReport
+from .run import run_check
 
 __all__ = ["check_positional_encoding", "check_causal_mask", "check_padding_mask"]
 

@@ -8,7 +8,7 @@ in the worker: the checks call it like the real thing (``ctx.call(proxy, ...)``,
 ``build_module``), each call becomes a request, and the answer comes back as plain data.
 Exceptions of student code come back as the same exception types the checks already
 handle (a builtin exception type, or a stand-in class with the student's type name;
-``_TimeLimitExceeded``, ``DelegationRefused``, ``DeviceMismatch``, ``SystemExit``), each
+``TimeLimitExceeded``, ``DelegationRefused``, ``DeviceMismatch``, ``SystemExit``), each
 with the worker's ``where`` (the student's line).
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from . import wire
-from .core import _TimeLimitExceeded
+from .deadline import TimeLimitExceeded
 from .guards import DelegationRefused, DeviceMismatch
 
 __all__ = ["Worker", "RemoteObject", "RemoteModule", "WorkerCrashed", "RemoteError", "is_remote", "call_settings"]
@@ -79,7 +79,7 @@ def _rebuild_exception(info: dict) -> BaseException:
     kind = info.get("kind")
     where = info.get("where")
     if kind == "timeout":
-        exc: BaseException = _TimeLimitExceeded()
+        exc: BaseException = TimeLimitExceeded()
     elif kind == "refused":
         exc = DelegationRefused(str(info.get("what", "a refused function")), str(info.get("advice", "")))
     elif kind == "device":
@@ -144,7 +144,7 @@ class Worker:
             for name, source in self.cells:
                 try:
                     results += self._run_cell(name, source)
-                except (WorkerCrashed, _TimeLimitExceeded) as exc:
+                except (WorkerCrashed, TimeLimitExceeded) as exc:
                     message = str(exc) if isinstance(exc, WorkerCrashed) else "the cell did not finish in time"
                     crashed = {"name": name, "status": "error", "error": {"kind": "crash", "message": message}}
                     break
@@ -228,7 +228,7 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.close()
-                raise _TimeLimitExceeded()
+                raise TimeLimitExceeded()
             ready, _, _ = select.select([self._r], [], [], min(left, 0.05))
             if ready:
                 try:

@@ -7,8 +7,10 @@ import torch
 from ..nn.rnn import lstm_cell as _ref_lstm_cell
 from ..nn.rnn import rnn_cell as _ref_rnn_cell
 from . import catalog
-from .core import Case, CheckReport, Context, run_check
+from .context import Case, Context
 from .guards import reference_item, shielded, torch_refused_modules
+from .report import CheckReport
+from .run import run_check
 
 __all__ = ["check_rnn_cell", "check_lstm_cell"]
 

@@ -7,8 +7,11 @@ import torch
 from ..nn.transformer import DecoderLayer as _RefDecoder
 from ..nn.transformer import EncoderLayer as _RefEncoder
 from . import catalog
-from .core import Case, CheckReport, Context, build_module, check_deterministic, run_check
+from .context import Case, Context
 from .guards import reference_item, shielded, torch_refused_modules
+from .modules import build_module, check_deterministic
+from .report import CheckReport
+from .run import run_check
 
 __all__ = ["check_encoder_layer", "check_decoder_layer"]
 

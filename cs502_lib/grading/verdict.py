@@ -115,7 +115,7 @@ def clean_verdict(submission: str | Path, assignment: str, release: str | Path, 
     """The clean verdict of one submitted notebook (see the module docs)."""
     import cs502_lib.grading as grading
 
-    from .core import GradingError
+    from .report import GradingError
     from .hidden import run_hidden
     from .remote import Worker
 

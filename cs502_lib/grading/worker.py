@@ -27,7 +27,8 @@ import warnings
 import torch
 
 from . import wire
-from .core import _TimeLimitExceeded, _deadline, student_location
+from .attribution import describe_frame, student_location
+from .deadline import TimeLimitExceeded, deadline
 from .guards import DelegationRefused, DeviceMismatch, GuardMode, refuse_python, reference_item, torch_refused_modules
 from .registry import item as registry_item
 
@@ -82,7 +83,7 @@ class _Worker:
 
     def error_info(self, exc: BaseException) -> dict:
         where = student_location(exc, self.files)
-        if isinstance(exc, _TimeLimitExceeded):
+        if isinstance(exc, TimeLimitExceeded):
             return {"kind": "timeout", "where": where}
         if isinstance(exc, DelegationRefused):
             return {"kind": "refused", "what": exc.what, "advice": exc.advice, "where": where}
@@ -102,9 +103,9 @@ class _Worker:
     def op_init(self, msg: dict, blob: bytes) -> dict:
         torch.set_num_threads(1)
         if "setup" in msg:
-            from .core import _warm_up
+            from .run import warm_up
 
-            _warm_up()  # PyTorch's one-time costs of the meta device, outside the student's time
+            warm_up()  # PyTorch's one-time costs of the meta device, outside the student's time
         results = []
         setup = [("setup", msg["setup"])] if "setup" in msg else []
         for name, source in setup + [tuple(c) for c in msg.get("cells", [])]:
@@ -114,7 +115,7 @@ class _Worker:
                 self.files.add(filename)
             try:
                 code = compile(source, filename, "exec")
-                with _deadline(float(msg.get("cell_time_limit", 30))):
+                with deadline(float(msg.get("cell_time_limit", 30))):
                     exec(code, self.ns)  # noqa: S102 - this process exists to run student code
                 results.append({"name": name, "status": "ok"})
             except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, even SystemExit
@@ -147,10 +148,10 @@ class _Worker:
         mode = GuardMode(strict_device=bool(msg.get("strict_device")))
         try:
             with torch.set_grad_enabled(bool(msg.get("grad", True))):
-                with refuse_python(self.refused(msg.get("item")), mode), mode, _deadline(float(msg.get("time_limit", 10))):
+                with refuse_python(self.refused(msg.get("item")), mode), mode, deadline(float(msg.get("time_limit", 10))):
                     result = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001
-            if mode.violation is not None and not isinstance(exc, (_TimeLimitExceeded, SystemExit)):
+            if mode.violation is not None and not isinstance(exc, (TimeLimitExceeded, SystemExit)):
                 exc = mode.violation if isinstance(exc, Exception) else exc
             return None, self.error_info(exc)
         if mode.violation is not None:  # raised, then swallowed by the student's own try/except
@@ -198,7 +199,7 @@ class _Worker:
         inputs = [self.objects[h] for h in msg["inputs"]]
         grads = self.decode(msg["grads"], blob)
         try:
-            with _deadline(float(msg.get("time_limit", 10))):
+            with deadline(float(msg.get("time_limit", 10))):
                 result = torch.autograd.grad(outputs, inputs, list(grads), allow_unused=True)
         except BaseException as exc:  # noqa: BLE001
             info = self.error_info(exc)
@@ -219,7 +220,7 @@ class _Worker:
             try:
                 args = self.decode(msg.get("args", {"T": []}), blob)
                 kwargs = self.decode(msg.get("kwargs", {"D": []}), blob)
-                with torch.autograd.detect_anomaly(check_nan=False), _deadline(5.0):
+                with torch.autograd.detect_anomaly(check_nan=False), deadline(5.0):
                     out = fn(*args, **kwargs)
                     out = out[0] if isinstance(out, tuple) else out
                     leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
@@ -233,8 +234,7 @@ class _Worker:
         if not mine:
             return None
         filename, lineno, name, text = mine[-1]
-        from .core import _describe_frame
-        return _describe_frame(traceback.FrameSummary(filename, int(lineno), name, line=text))
+        return describe_frame(traceback.FrameSummary(filename, int(lineno), name, line=text))
 
     def op_module(self, msg: dict, blob: bytes):
         module = self.resolve(msg["module"])
