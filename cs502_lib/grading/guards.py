@@ -349,10 +349,6 @@ def reference_item(obj: object, public_name: str) -> tuple[object, str, str]:
     )
 
 
-def describe_callable(fn: Callable) -> str:
-    return getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
-
-
 def attempt(fn: Callable, *args, **kwargs) -> Callable[[], tuple[str, object]]:
     """A function that calls ``fn`` and returns ``("ok", result)`` or ``("error", exception)``.
 
