@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from cs502_lib.dnabert import finetune as ft
-from cs502_lib.dnabert.__main__ import main
+from cs502_lib.dnabert.cli import build_parser, finetune_settings, main
 from cs502_lib.dnabert.model import DNABertConfig, DNABertForMaskedLM
-from cs502_lib.dnabert.task_baselines import kmer_frequencies, one_hot, run_baseline
+from cs502_lib.dnabert.classifier_baselines import kmer_frequencies, one_hot, run_baseline
 from cs502_lib.dnabert.tasks import ModelCollapseError, check_not_collapsed, metrics, subsample, task_splits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,11 +98,7 @@ def test_finetune_raises_on_collapse(tiny_checkpoint, monkeypatch):
 
 def test_cli_exits_nonzero_on_collapse(tiny_checkpoint, monkeypatch, capsys):
     monkeypatch.setattr(ft, "predict", lambda model, seqs, batch_size=128: torch.full((len(seqs),), 2))
-    code = None
-    try:
-        main(["finetune", "--task", "splice", "--checkpoint", str(tiny_checkpoint), "--epochs", "1", *QUICK, "--json"])
-    except SystemExit as exc:
-        code = exc.code
+    code = main(["finetune", "--task", "splice", "--checkpoint", str(tiny_checkpoint), "--epochs", "1", *QUICK, "--json"])
     assert code == 3
     err = capsys.readouterr().err
     assert "model collapse" in err and "learning rate" in err
@@ -220,15 +216,13 @@ def test_probe_stage_trains_the_head_on_a_frozen_encoder_first(tiny_checkpoint, 
 
 
 def test_cli_options_override_the_task_defaults():
-    import argparse
-
-    p = argparse.ArgumentParser()
-    ft.add_arguments(p)
-    args = p.parse_args(["--task", "tfbs", "--pooling", "mean", "--probe-epochs", "0", "--probe-lr", "0.01", "--epochs", "1"])
-    s = ft.settings_from_args(args)
+    p = build_parser()
+    args = p.parse_args(["finetune", "--task", "tfbs", "--pooling", "mean", "--probe-epochs", "0", "--probe-lr", "0.01",
+                         "--epochs", "1"])
+    s = finetune_settings(args)
     assert (s.pooling, s.probe_epochs, s.probe_lr, s.epochs) == ("mean", 0, 0.01, 1)
     assert s.lr == ft.DEFAULTS["tfbs", "full"].lr  # what was not given keeps the task's default
-    assert ft.settings_from_args(p.parse_args(["--task", "tfbs"])) == ft.DEFAULTS["tfbs", "full"]
+    assert finetune_settings(p.parse_args(["finetune", "--task", "tfbs"])) == ft.DEFAULTS["tfbs", "full"]
 
 
 # ---- baselines ------------------------------------------------------------------------------------------
@@ -279,3 +273,23 @@ def test_flatten_head_trains_saves_and_reloads(tiny_checkpoint, tmp_path):
         model(*ft.encode(model, [seqs[0][:30]]))
     frozen = ft.finetune("splice", freeze_encoder=True, **kw)  # frozen mode caches the token vectors
     _check_metrics(frozen, 3)
+
+
+# ---- the command line ------------------------------------------------------------------------------------
+
+
+def test_cli_older_command_names_and_the_threads_check(capsys):
+    p = build_parser()
+    for new, old, rest in (("mlm-baselines", "baselines", []), ("classifier-baseline", "baseline",
+                                                                  ["--task", "tfbs", "--model", "cnn"])):
+        assert p.parse_args([old, *rest]).func is p.parse_args([new, *rest]).func  # one subparser, two names
+    for command in (["finetune", "--task", "splice"], ["baseline", "--task", "tfbs", "--model", "cnn"],
+                    ["pretrain", "--out", "unused"], ["results"]):
+        assert main([*command, "--threads", "0"]) == 2
+        assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_results_command_keeps_its_older_module_spelling():
+    proc = subprocess.run([sys.executable, "-m", "cs502_lib.dnabert.results", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0 and "--only" in proc.stdout and "dnabert results" in proc.stdout

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cs502_lib.bio import KmerTokenizer, span_mask
-from cs502_lib.dnabert.baselines import CountModel, frequency_baseline, neighbour_count_baseline, window_bases
+from cs502_lib.dnabert.mlm_baselines import CountModel, frequency_baseline, neighbour_count_baseline, window_bases
 from cs502_lib.dnabert.data import GenomeCorpus
 from cs502_lib.dnabert.model import (
     DNABertConfig,

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from cs502_lib.dnabert import pretrain
-from cs502_lib.dnabert.__main__ import build_parser, main
+from cs502_lib.dnabert.cli import build_parser, main, pretrain_settings
 from cs502_lib.dnabert.data import GenomeCorpus, shard_rows
-from cs502_lib.dnabert.pretrain import lr_factor
+from cs502_lib.dnabert.optim import pretrain_lr_factor as lr_factor
 
 REPO = Path(__file__).resolve().parents[1]
 GENOME_CODE = "import numpy as np; GENOME = ''.join(np.random.default_rng(0).choice(list('ACGT'), 20000))"
@@ -24,8 +24,13 @@ TINY = ["--k", "3", "--layers", "1", "--d-model", "16", "--heads", "2", "--conv-
         "--log-every", "1", "--threads", "1", "--no-progress", "--seed", "3"]
 
 
-def _args(out, *extra):
-    return build_parser().parse_args(["pretrain", "--out", str(out), *TINY, *extra])
+def _settings(out, *extra):
+    return pretrain_settings(build_parser().parse_args(["pretrain", "--out", str(out), *TINY, *extra]))
+
+
+def _pretrain(out, *extra):
+    torch.set_num_threads(1)  # TINY's --threads 1, which the command line would apply
+    return pretrain.pretrain(_settings(out, *extra), genome=GENOME)
 
 
 def _weights(path):
@@ -48,9 +53,11 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
     helper.write_text(textwrap.dedent(f"""
         import sys
         {GENOME_CODE}
+        import torch
         from cs502_lib.dnabert import pretrain
-        from cs502_lib.dnabert.__main__ import build_parser
-        pretrain.run(build_parser().parse_args(sys.argv[1:]), genome=GENOME)
+        from cs502_lib.dnabert.cli import build_parser, pretrain_settings
+        torch.set_num_threads(1)
+        pretrain.pretrain(pretrain_settings(build_parser().parse_args(sys.argv[1:])), genome=GENOME)
     """))
     ddp_out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
@@ -61,7 +68,7 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
     assert "processes 2" in proc.stderr
 
     single_out = tmp_path / "single"
-    pretrain.run(_args(single_out, "--steps", "4", "--eval-every", "2"), genome=GENOME)
+    _pretrain(single_out, "--steps", "4", "--eval-every", "2")
 
     rank0, rank1 = _weights(ddp_out / "rank0.pt"), _weights(ddp_out / "rank1.pt")
     single = _weights(single_out / "model" / "model.pt")
@@ -69,7 +76,7 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
     for name, p in single.items():
         assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the ranks"
         torch.testing.assert_close(rank0[name], p, rtol=1e-4, atol=1e-5, msg=f"{name}: DDP != single process")
-    init = pretrain.DNABertForMaskedLM(pretrain.model_config(_args(single_out))).state_dict()
+    init = pretrain.DNABertForMaskedLM(pretrain.model_config(_settings(single_out))).state_dict()
     moved = any(not torch.equal(init[n], single[n]) for n in single)
     assert moved
     # the logged losses agree too (all-reduced over the ranks)
@@ -84,15 +91,15 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
 
 def test_resume_equals_uninterrupted_run(tmp_path):
     whole = tmp_path / "whole"
-    pretrain.run(_args(whole, "--steps", "6", "--eval-every", "3"), genome=GENOME)
+    _pretrain(whole, "--steps", "6", "--eval-every", "3")
     split = tmp_path / "split"
-    pretrain.run(_args(split, "--steps", "6", "--eval-every", "3", "--stop-at", "3", "--dropout", "0.1"), genome=GENOME)
+    _pretrain(split, "--steps", "6", "--eval-every", "3", "--stop-at", "3", "--dropout", "0.1")
     assert json.loads((split / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
     # the model and data options come from the checkpoint (dropout was 0.1 there, so it must stay 0.1) ...
-    pretrain.run(_args(split, "--steps", "6", "--eval-every", "3", "--resume"), genome=GENOME)
+    _pretrain(split, "--steps", "6", "--eval-every", "3", "--resume")
     # ... so compare with an uninterrupted run that had the same dropout
     whole_d = tmp_path / "whole_d"
-    pretrain.run(_args(whole_d, "--steps", "6", "--eval-every", "3", "--dropout", "0.1"), genome=GENOME)
+    _pretrain(whole_d, "--steps", "6", "--eval-every", "3", "--dropout", "0.1")
     a, b = _weights(whole_d / "model" / "model.pt"), _weights(split / "model" / "model.pt")
     for name in a:
         assert torch.equal(a[name], b[name]), name
@@ -104,7 +111,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 
 
 def test_eval_records_and_accuracy_range(tmp_path):
-    rec = pretrain.run(_args(tmp_path, "--steps", "4", "--eval-every", "2"), genome=GENOME)
+    rec = _pretrain(tmp_path, "--steps", "4", "--eval-every", "2")
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [("eval_acc" in r) for r in log] == [False, True, False, True]
     assert rec == log[-1] and 0.0 <= rec["eval_acc"] <= 1.0 and rec["eval_tokens"] > 0
@@ -123,6 +130,6 @@ def test_learning_rate_schedule():
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main(["pretrain", "--out", str(tmp_path), "--lr", "-1"]) == 2
-    assert "--lr must be positive" in capsys.readouterr().err
+    assert "lr must be positive" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import pytest
 from cs502_lib.dnabert.finetune import DEFAULTS, FinetuneSettings
 from cs502_lib.dnabert.model import DEFAULT_CHECKPOINT
 from cs502_lib.dnabert.results import PUBLISHED, load_results, results_table
-from cs502_lib.dnabert.task_baselines import MODELS
+from cs502_lib.dnabert.classifier_baselines import MODELS
 from cs502_lib.dnabert.tasks import TASKS
 
 RESULTS = load_results()

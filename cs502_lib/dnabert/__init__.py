@@ -4,11 +4,20 @@
   :class:`DNABertForMaskedLM` (factorized per-base head), :class:`DNABertForSequenceClassification`
   ([CLS] pooling; ``from_pretrained()`` loads the committed checkpoint), the loss and the accuracy.
 - :mod:`.data`: genome windows (both strands), the held-out region, deterministic batches.
-- :mod:`.pretrain`: the training loop (single process or DistributedDataParallel).
-- :mod:`.baselines`: most-frequent-k-mer and neighbour-count baselines on the same held-out windows.
-- :mod:`.report`: the curves of a run.
+- :mod:`.optim`: the learning-rate schedules and the weight-decay parameter groups (pretraining and fine-tuning).
+- :mod:`.pretrain`: :class:`~.pretrain.PretrainSettings` and the training loop (single process or
+  DistributedDataParallel).
+- :mod:`.mlm_baselines`: most-frequent-k-mer and neighbour-count baselines on the same held-out windows.
+- :mod:`.report`: the curves of a pretraining run.
+- :mod:`.tasks`: the three classification tasks (promoters, TF binding, splice sites), their fixed splits,
+  metrics and the model-collapse check.
+- :mod:`.finetune`: :class:`~.finetune.FinetuneSettings`, the classifier with its four heads
+  (mean, [CLS], max, flatten), training and evaluation.
+- :mod:`.classifier_baselines`: k-mer and one-hot logistic regression and a one-hot CNN on the same tasks.
+- :mod:`.results`: the cached results table of the chapters and the published reference figures.
+- :mod:`.cli`: the command line; :mod:`.task_baselines` is the older name of :mod:`.classifier_baselines`.
 
-Command line: ``python -m cs502_lib.dnabert {pretrain,baselines,report} --help``
+Command line: ``python -m cs502_lib.dnabert {pretrain,mlm-baselines,report,finetune,classifier-baseline,results} --help``
 (``torchrun --nproc_per_node N -m cs502_lib.dnabert pretrain ...`` for several processes).
 The committed checkpoint and its record are in ``cs502_lib/dnabert/checkpoints/``.
 """

@@ -22,26 +22,29 @@ measures what pretraining buys. Every run is seeded. A model that predicts one c
 for every test sequence has *collapsed*; fine-tuning then stops with a
 :class:`~.tasks.ModelCollapseError` (the command exits with status 3) instead of
 reporting a chance-level accuracy as a result.
+
+The schedule and the parameter groups come from :mod:`.optim`; the command line
+(:mod:`.cli`) turns its options into a :class:`FinetuneSettings` and calls :func:`finetune`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm.auto import tqdm
 
 from ..bio.kmers import KmerTokenizer
+from ..bio.sequences import reverse_complement
 from .model import DEFAULT_CHECKPOINT, DNABertConfig, DNABertForSequenceClassification
-from .tasks import (CLASS_NAMES, TASKS, ModelCollapseError, Split, check_not_collapsed, evaluation_protocol, metrics,
-                    print_result, subsample, task_splits)
+from .optim import finetune_lr_factor, param_groups, set_lr
+from .tasks import CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, metrics, subsample, task_splits
 
 __all__ = [
     "FinetuneSettings",
@@ -52,8 +55,6 @@ __all__ = [
     "train_classifier",
     "predict",
     "finetune",
-    "add_arguments",
-    "run",
 ]
 
 FINETUNE_FILE = "finetune.json"
@@ -69,8 +70,9 @@ class FinetuneSettings:
         epochs: passes over the training set.
         lr: peak learning rate of the last encoder layer (full) or of the head (frozen).
         batch_size: sequences per step.
-        pooling: ``"mean"`` (mean of the real tokens' vectors), ``"cls"`` (the [CLS] vector) or
-            ``"flatten"`` (position-aware: all token vectors, projected and concatenated).
+        pooling: ``"mean"`` (mean of the real tokens' vectors), ``"cls"`` (the [CLS] vector),
+            ``"max"`` (maximum over the tokens of each feature) or ``"flatten"`` (position-aware:
+            all token vectors, projected and concatenated).
         layer_decay: each encoder layer below the last learns this factor slower (full mode).
         head_lr_mult: the pooler and classifier learn this many times faster than ``lr`` (full mode).
         warmup_frac: fraction of the steps with a linear warm-up; then linear decay to 0.
@@ -142,23 +144,26 @@ class SequenceClassifier(DNABertForSequenceClassification):
     * ``pooling="flatten"``: a position-aware head for fixed-length inputs: every token vector is
       projected to ``flatten_dim`` numbers, ``tanh``, and all positions are concatenated
       (B, L * flatten_dim) before the last linear layer, so the classifier knows *where* each
-      feature occurs (what splice sites need). Call :meth:`use_flatten_head` with the token count.
+      feature occurs (what splice sites need); it needs ``length``, the tokens per sequence.
 
+    The head is chosen at construction (``pooling``); the flatten head's layers are created after
+    the parent's pooler and classifier (seed with ``torch.manual_seed`` first for reproducible runs).
     ``features(ids, mask)`` is the input of the trainable head: (B, d_model) for cls/mean,
     the token vectors (B, L, d_model) for max and flatten; ``head(features)`` gives the logits.
     """
 
-    pooling: str = "mean"
-    flatten_length: int | None = None
-
-    def use_flatten_head(self, length: int, flatten_dim: int = 8) -> "SequenceClassifier":
-        """Switch to the flatten head for inputs of exactly ``length`` tokens (new, seeded by the caller)."""
-        from torch import nn
-
-        self.pooling, self.flatten_length = "flatten", int(length)
-        self.token_proj = nn.Linear(self.config.d_model, flatten_dim)
-        self.flat_out = nn.Linear(length * flatten_dim, self.num_labels)
-        return self
+    def __init__(self, config: DNABertConfig, num_labels: int = 2, classifier_dropout: float = 0.1, *,
+                 pooling: str = "mean", length: int | None = None, flatten_dim: int = 8) -> None:
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if pooling == "flatten" and length is None:
+            raise ValueError("pooling='flatten' needs the number of tokens per sequence (length)")
+        super().__init__(config, num_labels=num_labels, classifier_dropout=classifier_dropout)
+        self.pooling = pooling
+        self.flatten_length = int(length) if pooling == "flatten" else None
+        if pooling == "flatten":
+            self.token_proj = nn.Linear(config.d_model, flatten_dim)
+            self.flat_out = nn.Linear(self.flatten_length * flatten_dim, num_labels)
 
     def features(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.bert(ids, attention_mask)  # (B, L, d)
@@ -189,11 +194,17 @@ class SequenceClassifier(DNABertForSequenceClassification):
         z = torch.tanh(self.pooler(features))
         return z.amax(1) if self.pooling == "max" else z
 
+    def head_named_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """``(name, parameter)`` of the head in use (what frozen mode trains)."""
+        if self.pooling == "flatten":
+            layers = {"token_proj": self.token_proj, "flat_out": self.flat_out}
+        else:
+            layers = {"pooler": self.pooler, "classifier": self.classifier}
+        return [(f"{m}.{n}", p) for m, layer in layers.items() for n, p in layer.named_parameters()]
+
     def head_parameters(self) -> list:
         """The parameters of the head in use (trained in frozen mode)."""
-        if self.pooling == "flatten":
-            return list(self.token_proj.parameters()) + list(self.flat_out.parameters())
-        return list(self.pooler.parameters()) + list(self.classifier.parameters())
+        return [p for _, p in self.head_named_parameters()]
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(ids, attention_mask))
@@ -221,7 +232,6 @@ def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, fr
     if from_scratch:
         cfg_file = path / "config.json"
         config = DNABertConfig.from_dict(json.loads(cfg_file.read_text())) if cfg_file.is_file() else DNABertConfig()
-        model = SequenceClassifier(config, num_labels=num_labels, classifier_dropout=classifier_dropout)
         state = None
     else:
         if not (path / "model.pt").is_file():
@@ -231,16 +241,11 @@ def load_classifier(num_labels: int, checkpoint: str | Path | None = None, *, fr
                 "or use --from-scratch"
             )
         config, state = SequenceClassifier._load(path)
-        model = SequenceClassifier(config, num_labels=num_labels, classifier_dropout=classifier_dropout)
         if saved.is_file():  # a fine-tuned classifier: its own head
             info = json.loads(saved.read_text())
             pooling, length = info.get("pooling", pooling), info.get("length", length)
-    if pooling == "flatten":
-        if length is None:
-            raise ValueError("pooling='flatten' needs the number of tokens per sequence (length)")
-        model.use_flatten_head(length)
-    else:
-        model.pooling = pooling
+    model = SequenceClassifier(config, num_labels=num_labels, classifier_dropout=classifier_dropout,
+                               pooling=pooling, length=length)
     if state is not None:
         if saved.is_file():
             model.load_state_dict(state)
@@ -257,11 +262,6 @@ def encode(model: SequenceClassifier, seqs: list[str]) -> tuple[torch.Tensor, to
     return KmerTokenizer(model.config.k).encode_batch(seqs, max_len=model.config.max_len)
 
 
-def _reverse_complement_all(seqs: list[str]) -> list[str]:
-    table = str.maketrans("ACGT", "TGCA")
-    return [s.translate(table)[::-1] for s in seqs]
-
-
 @torch.no_grad()
 def predict(model: SequenceClassifier, seqs: list[str], batch_size: int = 128) -> torch.Tensor:
     """Predicted class of each sequence, LongTensor (N,) (eval mode)."""
@@ -271,42 +271,16 @@ def predict(model: SequenceClassifier, seqs: list[str], batch_size: int = 128) -
                       for i in range(0, len(seqs), batch_size)])
 
 
-def _lr_at(step: int, total: int, warmup_frac: float) -> float:
-    """Multiplier of the peak learning rate at step ``step`` (0-based) of ``total``."""
-    warm = max(1, int(round(warmup_frac * total)))
-    if step < warm:
-        return (step + 1) / warm
-    return max(0.0, (total - step) / max(1, total - warm))
-
-
-def _param_groups(model: SequenceClassifier, s: FinetuneSettings) -> list[dict]:
+def _layer_lr_scale(name: str, n_layers: int, s: FinetuneSettings) -> float:
     """Layer-wise learning rates: head x head_lr_mult, top layer x 1, each lower layer x layer_decay more."""
-    n = len(model.bert.encoder.layers)
-    groups: dict[float, dict[str, list]] = {}
-
-    def scale_of(name: str) -> float:
-        if not name.startswith("bert."):
-            return s.head_lr_mult
-        if name.startswith("bert.encoder.layers."):
-            i = int(name.split(".")[3])
-            return s.layer_decay ** (n - 1 - i)
-        if name.startswith("bert.encoder."):  # a final norm, if the encoder has one
-            return 1.0
-        return s.layer_decay**n  # embeddings
-
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        scale = scale_of(name)
-        g = groups.setdefault(scale, {"decay": [], "no_decay": []})
-        (g["no_decay"] if p.dim() < 2 or "norm" in name else g["decay"]).append(p)
-    out = []
-    for scale, g in groups.items():
-        for kind, params in g.items():
-            if params:
-                out.append({"params": params, "lr_scale": scale,
-                            "weight_decay": s.weight_decay if kind == "decay" else 0.0})
-    return out
+    if not name.startswith("bert."):
+        return s.head_lr_mult
+    if name.startswith("bert.encoder.layers."):
+        i = int(name.split(".")[3])
+        return s.layer_decay ** (n_layers - 1 - i)
+    if name.startswith("bert.encoder."):  # a final norm, if the encoder has one
+        return 1.0
+    return s.layer_decay**n_layers  # embeddings
 
 
 def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.Tensor, s: FinetuneSettings, *,
@@ -325,20 +299,20 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
                          desc=f"{desc} (head only)")
     g = torch.Generator().manual_seed(seed)
     if s.rc_augment:
-        seqs = list(seqs) + _reverse_complement_all(seqs)
+        seqs = list(seqs) + [reverse_complement(x) for x in seqs]
         labels = torch.cat([labels, labels])
     model.freeze_encoder(freeze_encoder)
-    if freeze_encoder:
-        ids, mask = encode(model, seqs)
+    ids, mask = encode(model, seqs)
+    if freeze_encoder:  # the encoder's features once (eval mode); only the head learns, every weight decayed
         model.eval()
         with torch.no_grad():
             feats = torch.cat([model.features(ids[i : i + 128], mask[i : i + 128]) for i in range(0, len(seqs), 128)])
         forward = lambda idx: model.head(feats[idx])  # noqa: E731
-        params = [{"params": model.head_parameters(), "lr_scale": 1.0, "weight_decay": s.weight_decay}]
-    else:
-        ids, mask = encode(model, seqs)
+        params = param_groups(model.head_named_parameters(), s.weight_decay, exempt=False)
+    else:  # every weight, with layer-wise learning rates
         forward = lambda idx: model(ids[idx], mask[idx])  # noqa: E731
-        params = _param_groups(model, s)
+        n_layers = len(model.bert.encoder.layers)
+        params = param_groups(model.named_parameters(), s.weight_decay, lambda name: _layer_lr_scale(name, n_layers, s))
     opt = torch.optim.AdamW(params, lr=s.lr)
     n = len(seqs)
     steps_per_epoch = math.ceil(n / s.batch_size)
@@ -354,9 +328,7 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
             model.train()
         tot, cnt = 0.0, 0
         for idx in torch.randperm(n, generator=g).split(s.batch_size):
-            f = _lr_at(step, total, s.warmup_frac)
-            for group in opt.param_groups:
-                group["lr"] = s.lr * group["lr_scale"] * f
+            set_lr(opt, s.lr, finetune_lr_factor(step, total, s.warmup_frac))
             loss = F.cross_entropy(forward(idx), labels[idx])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the fine-tuning loss became {loss.item()}; lower the learning rate (--lr)")
@@ -441,14 +413,7 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
         "protocol": evaluation_protocol(task, folds),
         "classes": list(CLASS_NAMES[task]),
     }
-    for name in preds:
-        m = metrics(torch.cat(truth[name]), torch.cat(preds[name]), num_classes)
-        if name == "test":
-            result.update(m)
-        else:
-            result[name] = m
-    result["train_loss"] = [round(x, 5) for x in (curves[0] if len(curves) == 1 else
-                                                   [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))])]
+    result |= _scores(preds, truth, curves, num_classes)
     result["settings"] = asdict(s) | {"seed": seed} | ({"folds": folds} if task == "promoters" else {})
     result["threads"] = torch.get_num_threads()
     result["seconds"] = round(time.perf_counter() - t0, 2)
@@ -457,57 +422,17 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
     return result
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``finetune`` subcommand's options (unset ones take the task's :data:`DEFAULTS`)."""
-    a = p.add_argument
-    a("--task", choices=TASKS, required=True)
-    a("--freeze-encoder", action="store_true", help="train only the classifier on a frozen encoder")
-    a("--from-scratch", action="store_true", help="random initialization instead of the pretrained checkpoint")
-    a("--checkpoint", type=Path, default=None, help=f"pretrained directory (default: {DEFAULT_CHECKPOINT})")
-    a("--epochs", type=int, default=None, help="passes over the training set (default: per task)")
-    a("--lr", type=float, default=None, help="peak learning rate (default: per task)")
-    a("--batch-size", type=int, default=None)
-    a("--pooling", choices=POOLINGS, default=None,
-      help="mean of the token vectors, [CLS], maximum over the tokens, or flatten (position-aware) (default: per task)")
-    a("--encoder-dropout", type=float, default=None, help="dropout inside the encoder while fine-tuning (default 0.1)")
-    a("--layer-decay", type=float, default=None, help="layer-wise learning-rate factor (default 0.8)")
-    a("--probe-epochs", type=int, default=None,
-      help="full mode: train the head alone on the frozen encoder for this many epochs first (default: per task)")
-    a("--probe-lr", type=float, default=None, help="learning rate of that head-only stage")
-    a("--rc-augment", action=argparse.BooleanOptionalAction, default=None,
-      help="also train on the reverse complements")
-    a("--folds", type=int, default=10, help="promoters: cross-validation folds (default 10; 106 = leave-one-out)")
-    a("--seed", type=int, default=0)
-    a("--threads", type=int, default=None, help="torch CPU threads")
-    a("--save", type=Path, default=None, help="save the fine-tuned model to this directory (tfbs, splice)")
-    a("--no-progress", action="store_true", help="no tqdm bar")
-    a("--max-train", type=int, default=None, help=argparse.SUPPRESS)  # quick checks and tests
-    a("--max-eval", type=int, default=None, help=argparse.SUPPRESS)
-    a("--json", action="store_true", help="print one JSON object as the last line of stdout")
+def _scores(preds: dict[str, list[torch.Tensor]], truth: dict[str, list[torch.Tensor]], curves: list[list[float]],
+            num_classes: int) -> dict:
+    """The test split's metrics at the top level, the other splits' under their names, and the mean loss curve."""
+    result: dict = {}
+    for name in preds:
+        m = metrics(torch.cat(truth[name]), torch.cat(preds[name]), num_classes)
+        if name == "test":
+            result.update(m)
+        else:
+            result[name] = m
+    result["train_loss"] = [round(x, 5) for x in (curves[0] if len(curves) == 1 else
+                                                   [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))])]
+    return result
 
-
-def settings_from_args(args: argparse.Namespace) -> FinetuneSettings:
-    """The task's :data:`DEFAULTS`, overridden by the options given on the command line."""
-    s = DEFAULTS[args.task, "frozen" if args.freeze_encoder else "full"]
-    changes = {f.name: getattr(args, f.name) for f in fields(FinetuneSettings) if getattr(args, f.name, None) is not None}
-    return replace(s, **changes)
-
-
-def run(args: argparse.Namespace) -> dict:
-    """Run the ``finetune`` subcommand. Exit status 3 (and a message on stderr) when the model collapses."""
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    s = settings_from_args(args)
-    try:
-        res = finetune(args.task, checkpoint=args.checkpoint, freeze_encoder=args.freeze_encoder,
-                       from_scratch=args.from_scratch, settings=s, seed=args.seed, folds=args.folds,
-                       max_train=args.max_train, max_eval=args.max_eval, save=args.save,
-                       progress=not args.no_progress)
-    except ModelCollapseError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(3) from None
-    print_result(f"DNABERT-mini, {res['mode']} fine-tuning from {res['init']} weights, {args.task}: {res['protocol']}",
-                 res, f"{res['seconds']:.1f} s on {res['threads']} thread(s)", as_json=args.json)
-    return res

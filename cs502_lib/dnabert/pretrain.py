@@ -1,7 +1,8 @@
 """Masked-LM pretraining of DNABERT-mini on the shipped E. coli genome (single process or DDP).
 
-Run it as ``python -m cs502_lib.dnabert pretrain --out runs/dnabert ...`` or, on several
-processes, ``torchrun --nproc_per_node N -m cs502_lib.dnabert pretrain ...``
+:func:`pretrain` runs as its :class:`PretrainSettings` say; the command line
+(``python -m cs502_lib.dnabert pretrain --out runs/dnabert ...`` or, on several processes,
+``torchrun --nproc_per_node N -m cs502_lib.dnabert pretrain ...``) builds them from its options
 (DistributedDataParallel; gloo on the CPU, nccl on GPUs).
 
 * Data: random windows of the training region, both strands, span-masked
@@ -10,25 +11,24 @@ processes, ``torchrun --nproc_per_node N -m cs502_lib.dnabert pretrain ...``
   over masked bases divided by the *global* number of masked bases (times the world
   size, which DDP's gradient averaging divides out), so N processes compute exactly
   the gradient of one process on the whole batch.
-* Schedule: linear warm-up, then a constant learning rate; optionally a linear decay
-  to 0 over the last ``--decay-frac`` of the run, where the run's progress is the larger
-  of ``step / --steps`` and ``elapsed / --max-minutes``.
+* Schedule (:func:`.optim.pretrain_lr_factor`): linear warm-up, then a constant learning
+  rate; optionally a linear decay to 0 over the last ``decay_frac`` of the run, where the
+  run's progress is the larger of ``step / steps`` and ``elapsed / max_minutes``.
 * Evaluation: masked-token accuracy (all k bases right) on a fixed set of held-out
-  windows from the last ``--heldout-frac`` of the genome.
-* Run directory ``--out``: ``log.jsonl`` (one JSON object per record: step, loss,
+  windows from the last ``heldout_frac`` of the genome.
+* Run directory ``out``: ``log.jsonl`` (one JSON object per record: step, loss,
   train_acc, eval_loss, eval_acc, lr, elapsed, ...), ``checkpoint.pt`` (model, optimizer,
   step, RNG, elapsed, log) and ``model/`` (``save_pretrained`` format, loadable with
-  ``DNABertForMaskedLM.from_pretrained``). ``--resume`` continues from ``checkpoint.pt``.
+  ``DNABertForMaskedLM.from_pretrained``). ``resume`` continues from ``checkpoint.pt``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
 import sys
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -38,68 +38,101 @@ from tqdm.auto import tqdm
 
 from .data import GenomeCorpus, MaskedBatch, shard_rows
 from .model import DNABertConfig, DNABertForMaskedLM, masked_lm_loss, masked_token_accuracy
+from .optim import param_groups, pretrain_lr_factor, set_lr
 
-__all__ = ["add_arguments", "run", "evaluate", "lr_factor"]
+__all__ = ["PretrainSettings", "model_config", "pretrain", "evaluate"]
 
-#: Arguments that define the model and the data stream; a resumed run takes them from the checkpoint.
+#: Settings that define the model and the data stream; a resumed run takes them from the checkpoint.
 _FROZEN_ON_RESUME = (
     "k", "layers", "d_model", "heads", "d_ff", "kmer_embedding", "sinusoidal_init", "conv_kernel", "dropout", "batch_size", "seq_len",
     "seed", "heldout_frac", "mask_prob", "eval_windows", "lr", "warmup", "weight_decay",
 )
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``pretrain`` subcommand's options."""
-    a = p.add_argument
-    a("--out", type=Path, required=True, help="run directory (log.jsonl, checkpoint.pt, model/)")
-    a("--k", type=int, default=6, help="k-mer length (default 6)")
-    a("--layers", type=int, default=4, help="encoder layers (default 4)")
-    a("--d-model", type=int, default=128, help="model width (default 128)")
-    a("--heads", type=int, default=4, help="attention heads (default 4)")
-    a("--d-ff", type=int, default=None, help="feed-forward width (default 4 * d-model)")
-    a("--kmer-embedding", action="store_true", help="add a free per-k-mer vector to the compositional embedding")
-    a("--sinusoidal-init", action="store_true", help="start the learned position table at the sinusoidal encoding")
-    a("--conv-kernel", type=int, default=0, help="width of a residual convolution over the token embeddings (0 = none)")
-    a("--dropout", type=float, default=0.0, help="dropout (default 0: one pass over the data does not overfit)")
-    a("--batch-size", type=int, default=32, help="GLOBAL batch size in windows, split across processes (default 32)")
-    a("--seq-len", type=int, default=128, help="tokens per window incl. [CLS] and [SEP] (default 128)")
-    a("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default 1e-3)")
-    a("--warmup", type=int, default=200, help="linear warm-up steps (default 200)")
-    a("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
-    a("--decay-frac", type=float, default=0.0,
-      help="decay the LR linearly to 0 over this last fraction of the run (default 0: constant after warm-up)")
-    a("--steps", type=int, default=1_000_000, help="stop after this many optimizer steps")
-    a("--max-minutes", type=float, default=None, help="stop after this much wall time (cumulative over resumes)")
-    a("--stop-at", type=int, default=None, help="stop (with a checkpoint) after this step, as if interrupted")
-    a("--eval-every", type=int, default=500, help="evaluate on the held-out windows every N steps (default 500)")
-    a("--eval-windows", type=int, default=512, help="number of held-out windows (default 512)")
-    a("--log-every", type=int, default=50, help="write a log record every N steps (default 50)")
-    a("--checkpoint-every", type=int, default=None, help="checkpoint every N steps (default: --eval-every)")
-    a("--heldout-frac", type=float, default=0.05, help="last fraction of the genome kept out of training")
-    a("--mask-prob", type=float, default=0.15, help="span-masking rate (default 0.15)")
-    a("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    a("--seed", type=int, default=0, help="seed of the initialization and of the data stream")
-    a("--threads", type=int, default=None, help="torch CPU threads per process")
-    a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
-    a("--no-progress", action="store_true", help="no tqdm bar")
-    # Tests: every rank writes its final parameters to OUT/rank<r>.pt (to check that DDP keeps them equal).
-    a("--save-rank-states", action="store_true", help=argparse.SUPPRESS)
+@dataclass(frozen=True)
+class PretrainSettings:
+    """Everything one pretraining run depends on (the command line's options, one field each).
+
+    Attributes:
+        out: run directory (``log.jsonl``, ``checkpoint.pt``, ``model/``).
+        k, layers, d_model, heads, d_ff, kmer_embedding, sinusoidal_init, conv_kernel, dropout:
+            the model (see :class:`~.model.DNABertConfig`; ``d_ff`` None = 4 * d_model).
+        batch_size: GLOBAL batch size in windows, split across processes.
+        seq_len: tokens per window incl. [CLS] and [SEP].
+        lr, warmup, weight_decay: peak learning rate of AdamW, linear warm-up steps, weight decay.
+        decay_frac: decay the learning rate linearly to 0 over this last fraction of the run.
+        steps: stop after this many optimizer steps; max_minutes: after this much wall time
+            (cumulative over resumes); stop_at: stop (with a checkpoint) after this step, as if interrupted.
+        eval_every, eval_windows: evaluate on this many held-out windows every N steps.
+        log_every: write a log record every N steps; checkpoint_every: checkpoint every N steps
+            (None: eval_every).
+        heldout_frac: last fraction of the genome kept out of training; mask_prob: span-masking rate.
+        resume: continue from ``out/checkpoint.pt`` (the model and data settings come from it).
+        seed: seed of the initialization and of the data stream.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        progress: show a tqdm bar.
+        save_rank_states: every rank writes its final parameters to ``out/rank<r>.pt`` (tests).
+    """
+
+    out: Path
+    k: int = 6
+    layers: int = 4
+    d_model: int = 128
+    heads: int = 4
+    d_ff: int | None = None
+    kmer_embedding: bool = False
+    sinusoidal_init: bool = False
+    conv_kernel: int = 0
+    dropout: float = 0.0
+    batch_size: int = 32
+    seq_len: int = 128
+    lr: float = 1e-3
+    warmup: int = 200
+    weight_decay: float = 0.01
+    decay_frac: float = 0.0
+    steps: int = 1_000_000
+    max_minutes: float | None = None
+    stop_at: int | None = None
+    eval_every: int = 500
+    eval_windows: int = 512
+    log_every: int = 50
+    checkpoint_every: int | None = None
+    heldout_frac: float = 0.05
+    mask_prob: float = 0.15
+    resume: bool = False
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+    save_rank_states: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        for name in ("steps", "eval_every", "log_every", "eval_windows", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+        if not 0.0 <= self.decay_frac < 1.0:
+            raise ValueError(f"decay_frac must be in [0, 1), got {self.decay_frac}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready (the ``"args"`` of ``checkpoint.pt``)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 
-def model_config(args: argparse.Namespace) -> DNABertConfig:
+def model_config(s: PretrainSettings) -> DNABertConfig:
+    """The model that the settings describe."""
     return DNABertConfig(
-        k=args.k, d_model=args.d_model, num_layers=args.layers, num_heads=args.heads, d_ff=args.d_ff,
-        max_len=max(512, args.seq_len), dropout=args.dropout, kmer_embedding=args.kmer_embedding,
-        sinusoidal_init=args.sinusoidal_init, conv_kernel=args.conv_kernel,
+        k=s.k, d_model=s.d_model, num_layers=s.layers, num_heads=s.heads, d_ff=s.d_ff,
+        max_len=max(512, s.seq_len), dropout=s.dropout, kmer_embedding=s.kmer_embedding,
+        sinusoidal_init=s.sinusoidal_init, conv_kernel=s.conv_kernel,
     )
-
-
-def lr_factor(step: int, warmup: int, progress: float, decay_frac: float) -> float:
-    """Multiplier of the peak LR at optimizer step ``step`` (1-based) and run progress in [0, 1]."""
-    f = min(1.0, step / warmup) if warmup > 0 else 1.0
-    if decay_frac > 0 and progress > 1.0 - decay_frac:
-        f *= max(0.0, (1.0 - progress) / decay_frac)
-    return f
 
 
 @torch.no_grad()
@@ -164,14 +197,14 @@ class _Dist:
 
 
 def _save_checkpoint(out: Path, model: DNABertForMaskedLM, opt, step: int, elapsed: float,
-                     args: argparse.Namespace, log: list[dict]) -> None:
+                     s: PretrainSettings, log: list[dict]) -> None:
     state = {
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
         "step": step,
         "elapsed": elapsed,
         "torch_rng": torch.get_rng_state(),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"},
+        "args": s.to_dict(),
         "config": model.config.to_dict(),
         "log": log,
     }
@@ -181,155 +214,153 @@ def _save_checkpoint(out: Path, model: DNABertForMaskedLM, opt, step: int, elaps
     model.save_pretrained(out / "model")
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    for name in ("steps", "eval_every", "log_every", "eval_windows", "batch_size"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.lr <= 0:
-        raise ValueError(f"--lr must be positive, got {args.lr}")
-    if args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
-    if not 0.0 <= args.decay_frac < 1.0:
-        raise ValueError(f"--decay-frac must be in [0, 1), got {args.decay_frac}")
-    if args.max_minutes is not None and args.max_minutes <= 0:
-        raise ValueError(f"--max-minutes must be positive, got {args.max_minutes}")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {args.threads}")
-
-
-def run(args: argparse.Namespace, genome: str | None = None) -> dict:
-    """Pretrain as the options say; returns the last log record (on every rank).
+def pretrain(settings: PretrainSettings, genome: str | None = None) -> dict:
+    """Pretrain as ``settings`` say; returns the last log record (on every rank).
 
     ``genome`` replaces the shipped E. coli genome (tests use a short random one).
     """
-    _check_args(args)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    out: Path = Path(args.out)
-    ckpt = None
-    if args.resume:
-        path = out / "checkpoint.pt"
+    s, ckpt = settings, None
+    if s.resume:
+        path = s.out / "checkpoint.pt"
         if not path.is_file():
-            raise ValueError(f"--resume: no checkpoint at {path}")
+            raise ValueError(f"resume: no checkpoint at {path}")
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        for name in _FROZEN_ON_RESUME:
-            setattr(args, name, ckpt["args"][name])
-    ds = _Dist(args.device)
+        s = replace(s, **{name: ckpt["args"][name] for name in _FROZEN_ON_RESUME})
+    ds = _Dist(s.device)
     try:
-        return _train(args, ds, out, ckpt, genome)
+        return _Run(s, ds, ckpt, genome).train()
     finally:
         ds.close()
 
 
-def _train(args, ds: _Dist, out: Path, ckpt: dict | None, genome: str | None) -> dict:
-    start_rows, stop_rows = shard_rows(args.batch_size, ds.rank, ds.world)
-    if genome is None:
-        from ..data import load_genome
+class _Run:
+    """One pretraining run on one rank: the model, the optimizer, the data, the log and the loop."""
 
-        genome = load_genome()
-    corpus = GenomeCorpus(genome, args.k, heldout_frac=args.heldout_frac, mask_prob=args.mask_prob)
-    heldout = corpus.heldout_set(args.eval_windows, args.seq_len) if ds.main else None
+    def __init__(self, s: PretrainSettings, ds: _Dist, ckpt: dict | None, genome: str | None) -> None:
+        self.s, self.ds, self.out = s, ds, s.out
+        self.rows = shard_rows(s.batch_size, ds.rank, ds.world)
+        if genome is None:
+            from ..data import load_genome
 
-    torch.manual_seed(args.seed)
-    model = DNABertForMaskedLM(model_config(args)).to(ds.device)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.dim() < 2 or "norm" in name else decay).append(p)
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
-    )
-    step, elapsed0, log = 0, 0.0, []
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, elapsed0, log = ckpt["step"], ckpt["elapsed"], ckpt["log"]
-        torch.set_rng_state(ckpt["torch_rng"])
-    train_model = DDP(model) if ds.active else model
-    if ds.main:
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "log.jsonl", "w") as f:  # rewritten from the checkpoint's copy on resume
-            for rec in log:
+            genome = load_genome()
+        self.corpus = GenomeCorpus(genome, s.k, heldout_frac=s.heldout_frac, mask_prob=s.mask_prob)
+        self.heldout = self.corpus.heldout_set(s.eval_windows, s.seq_len) if ds.main else None
+
+        torch.manual_seed(s.seed)
+        self.model = DNABertForMaskedLM(model_config(s)).to(ds.device)
+        self.opt = torch.optim.AdamW(param_groups(self.model.named_parameters(), s.weight_decay),
+                                     lr=s.lr, betas=(0.9, 0.98), eps=1e-6)
+        self.step, self.elapsed0, self.log = 0, 0.0, []
+        if ckpt is not None:
+            self.model.load_state_dict(ckpt["model"])
+            self.opt.load_state_dict(ckpt["optimizer"])
+            self.step, self.elapsed0, self.log = ckpt["step"], ckpt["elapsed"], ckpt["log"]
+            torch.set_rng_state(ckpt["torch_rng"])
+        self.train_model = DDP(self.model) if ds.active else self.model
+        if ds.main:
+            self._start_log()
+        self.t0 = time.perf_counter()
+
+    def _start_log(self) -> None:
+        s, model = self.s, self.model
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "log.jsonl", "w") as f:  # rewritten from the checkpoint's copy on resume
+            for rec in self.log:
                 f.write(json.dumps(rec) + "\n")
         n_params = sum(p.numel() for p in model.parameters())
         print(f"DNABERT-mini: {n_params:,} parameters, config {model.config.to_dict()}", file=sys.stderr)
-        print(f"processes {ds.world}, device {ds.device}, threads {torch.get_num_threads()}, "
-              f"global batch {args.batch_size} x {args.seq_len} tokens, start step {step}", file=sys.stderr)
-    ckpt_every = args.checkpoint_every or args.eval_every
-    max_s = args.max_minutes * 60 if args.max_minutes else None
-    last_step = min(args.steps, args.stop_at) if args.stop_at is not None else args.steps
+        print(f"processes {self.ds.world}, device {self.ds.device}, threads {torch.get_num_threads()}, "
+              f"global batch {s.batch_size} x {s.seq_len} tokens, start step {self.step}", file=sys.stderr)
 
-    acc = [0.0, 0.0, 0.0, 0.0]  # loss sum, bases, correct tokens, masked tokens (since the last record)
-    t0 = time.perf_counter()
-    bar = tqdm(total=last_step, initial=step, disable=not ds.main or args.no_progress,
-               desc="pretrain", mininterval=2.0, dynamic_ncols=True)
-    record: dict = log[-1] if log else {}
-    train_model.train()
-    while step < last_step:
-        elapsed = ds.from_main(elapsed0 + time.perf_counter() - t0)
-        if max_s is not None and elapsed >= max_s:
-            break
-        progress = max(step / args.steps, elapsed / max_s if max_s else 0.0)
-        lr = args.lr * lr_factor(step + 1, args.warmup, progress, args.decay_frac)
-        for group in opt.param_groups:
-            group["lr"] = lr
+    def _elapsed(self) -> float:
+        return self.elapsed0 + time.perf_counter() - self.t0
 
-        batch = corpus.train_batch(args.seed, step, args.batch_size, args.seq_len)
-        global_bases = int((batch.labels != -100).sum()) * args.k
-        local = batch.rows(start_rows, stop_rows).to(ds.device)
-        logits = train_model(local.masked_ids)
+    def _append(self, record: dict) -> None:
+        self.log.append(record)
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _step(self, lr_factor: float) -> tuple[float, int, int]:
+        """One optimizer step; (loss sum over this rank's masked bases, correct tokens, masked tokens)."""
+        s, ds = self.s, self.ds
+        set_lr(self.opt, s.lr, lr_factor)
+        batch = self.corpus.train_batch(s.seed, self.step, s.batch_size, s.seq_len)
+        global_bases = int((batch.labels != -100).sum()) * s.k
+        local = batch.rows(*self.rows).to(ds.device)
+        logits = self.train_model(local.masked_ids)
         loss_sum = masked_lm_loss(logits, local.labels, reduction="sum")
         # DDP averages gradients over ranks; scaling by world / global count makes that the global mean.
         loss = loss_sum * (ds.world / max(global_bases, 1))
-        opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
         c, t = masked_token_accuracy(logits.detach(), local.labels)
-        acc = [acc[0] + float(loss_sum.detach()), acc[1] + t * args.k, acc[2] + c, acc[3] + t]
-        bar.update(1)
-        do_eval = step % args.eval_every == 0 or step == last_step
-        if step % args.log_every == 0 or do_eval:
-            tot = ds.all_sum(acc)
-            record = {
-                "step": step,
-                "loss": tot[0] / max(tot[1], 1),
-                "train_acc": tot[2] / max(tot[3], 1),
-                "lr": lr,
-                "tokens": step * args.batch_size * args.seq_len,
-                "elapsed": round(elapsed0 + time.perf_counter() - t0, 2),
-            }
-            acc = [0.0, 0.0, 0.0, 0.0]
-            if do_eval and ds.main:
-                record.update(evaluate(model, heldout))
-            if ds.main:
-                log.append(record)
-                with open(out / "log.jsonl", "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}",
-                                eval=f"{record.get('eval_acc', float('nan')):.3f}", refresh=False)
-        if step % ckpt_every == 0 and step != last_step:
-            if ds.main:
-                _save_checkpoint(out, model, opt, step, elapsed0 + time.perf_counter() - t0, args, log)
-            ds.barrier()
-    bar.close()
-    tot = ds.all_sum(acc)  # what was trained since the last record (collective: every rank joins)
-    if ds.main and (not log or log[-1]["step"] != step or "eval_acc" not in log[-1]):
-        # Stopped by the clock between records: evaluate and log the final state.
-        record = {"step": step, "loss": tot[0] / tot[1] if tot[1] else None,
-                  "train_acc": tot[2] / tot[3] if tot[3] else None,
-                  "tokens": step * args.batch_size * args.seq_len,
-                  "elapsed": round(elapsed0 + time.perf_counter() - t0, 2)}
-        record.update(evaluate(model, heldout))
-        log.append(record)
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-    if ds.main:
-        _save_checkpoint(out, model, opt, step, elapsed0 + time.perf_counter() - t0, args, log)
-        print(json.dumps(log[-1]), file=sys.stderr)
-    ds.barrier()
-    if getattr(args, "save_rank_states", False):
-        torch.save(model.state_dict(), out / f"rank{ds.rank}.pt")
-    return log[-1] if ds.main else record
+        return float(loss_sum.detach()), c, t
+
+    def train(self) -> dict:
+        s, ds = self.s, self.ds
+        ckpt_every = s.checkpoint_every or s.eval_every
+        max_s = s.max_minutes * 60 if s.max_minutes else None
+        last_step = min(s.steps, s.stop_at) if s.stop_at is not None else s.steps
+        acc = [0.0, 0.0, 0.0, 0.0]  # loss sum, bases, correct tokens, masked tokens (since the last record)
+        bar = tqdm(total=last_step, initial=self.step, disable=not ds.main or not s.progress,
+                   desc="pretrain", mininterval=2.0, dynamic_ncols=True)
+        record: dict = self.log[-1] if self.log else {}
+        self.train_model.train()
+        while self.step < last_step:
+            elapsed = ds.from_main(self._elapsed())
+            if max_s is not None and elapsed >= max_s:
+                break
+            factor = pretrain_lr_factor(self.step + 1, s.warmup, max(self.step / s.steps, elapsed / max_s if max_s else 0.0),
+                                        s.decay_frac)
+            loss_sum, c, t = self._step(factor)
+            acc = [acc[0] + loss_sum, acc[1] + t * s.k, acc[2] + c, acc[3] + t]
+            bar.update(1)
+            do_eval = self.step % s.eval_every == 0 or self.step == last_step
+            if self.step % s.log_every == 0 or do_eval:
+                record = self._record(ds.all_sum(acc), s.lr * factor, do_eval, bar)
+                acc = [0.0, 0.0, 0.0, 0.0]
+            if self.step % ckpt_every == 0 and self.step != last_step:
+                if ds.main:
+                    _save_checkpoint(self.out, self.model, self.opt, self.step, self._elapsed(), s, self.log)
+                ds.barrier()
+        bar.close()
+        return self._finish(ds.all_sum(acc), record)  # all_sum: collective, every rank joins
+
+    def _record(self, tot: list[float], lr: float, do_eval: bool, bar) -> dict:
+        record = {
+            "step": self.step,
+            "loss": tot[0] / max(tot[1], 1),
+            "train_acc": tot[2] / max(tot[3], 1),
+            "lr": lr,
+            "tokens": self.step * self.s.batch_size * self.s.seq_len,
+            "elapsed": round(self._elapsed(), 2),
+        }
+        if do_eval and self.ds.main:
+            record.update(evaluate(self.model, self.heldout))
+        if self.ds.main:
+            self._append(record)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}",
+                            eval=f"{record.get('eval_acc', float('nan')):.3f}", refresh=False)
+        return record
+
+    def _finish(self, tot: list[float], record: dict) -> dict:
+        """Evaluate and log the final state if the last record is not of it, checkpoint, return the last record."""
+        s, ds, log, step = self.s, self.ds, self.log, self.step
+        if ds.main and (not log or log[-1]["step"] != step or "eval_acc" not in log[-1]):
+            # Stopped by the clock between records: evaluate and log the final state.
+            record = {"step": step, "loss": tot[0] / tot[1] if tot[1] else None,
+                      "train_acc": tot[2] / tot[3] if tot[3] else None,
+                      "tokens": step * s.batch_size * s.seq_len,
+                      "elapsed": round(self._elapsed(), 2)}
+            record.update(evaluate(self.model, self.heldout))
+            self._append(record)
+        if ds.main:
+            _save_checkpoint(self.out, self.model, self.opt, step, self._elapsed(), s, log)
+            print(json.dumps(log[-1]), file=sys.stderr)
+        ds.barrier()
+        if s.save_rank_states:
+            torch.save(self.model.state_dict(), self.out / f"rank{ds.rank}.pt")
+        return log[-1] if ds.main else record

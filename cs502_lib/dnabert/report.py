@@ -3,17 +3,16 @@
 Reads ``log.jsonl`` (written by ``pretrain``) and draws two panels against the step:
 the masked-LM loss per base (train; held-out at evaluations) and the masked-token
 accuracy (train; held-out), with the baselines as horizontal lines when a JSON file
-written by ``baselines --json`` is given.
+written by ``mlm-baselines --json`` is given (:func:`save_curves` writes them to a PNG file).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
 
-__all__ = ["read_log", "plot_run", "add_arguments", "run"]
+__all__ = ["read_log", "plot_run", "save_curves"]
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -51,20 +50,17 @@ def plot_run(log: list[dict], baselines: dict | None = None, title: str = "DNABE
     return fig
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", type=Path, help="a pretraining run directory (or a directory holding log.jsonl)")
-    p.add_argument("--png", type=Path, default=None, help="output file (default RUN_DIR/curves.png)")
-    p.add_argument("--baselines", type=Path, default=None, help="JSON written by `baselines --json`")
+def save_curves(run_dir: str | Path, png: str | Path | None = None, baselines: str | Path | None = None) -> Path:
+    """Draw the curves of ``run_dir`` to ``png`` (default ``run_dir/curves.png``) with the Agg backend.
 
-
-def run(args: argparse.Namespace) -> Path:
+    ``baselines``: a file whose last line is the JSON object written by ``mlm-baselines --json``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    log = read_log(args.run_dir)
-    baselines = json.loads(args.baselines.read_text().strip().splitlines()[-1]) if args.baselines else None
-    fig = plot_run(log, baselines)
-    png = args.png or Path(args.run_dir) / "curves.png"
+    log = read_log(run_dir)
+    lines = json.loads(Path(baselines).read_text().strip().splitlines()[-1]) if baselines else None
+    fig = plot_run(log, lines)
+    png = Path(png) if png else Path(run_dir) / "curves.png"
     fig.savefig(png, dpi=110)
-    print(f"wrote {png}")
     return png

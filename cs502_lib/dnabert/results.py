@@ -1,10 +1,11 @@
 """The cached results table of the DNABERT chapters: every baseline and fine-tuning run, with timings.
 
-``python -m cs502_lib.dnabert.results`` runs them all (three tasks; the three classical
+:func:`write_results` (the command ``python -m cs502_lib.dnabert results``, also reachable as
+``python -m cs502_lib.dnabert.results``) runs them all (three tasks; the three classical
 baselines; fine-tuning full and frozen, from the pretrained checkpoint and from scratch)
 and writes ``cs502_lib/dnabert/results/finetune_results.json``, which the chapters read
-instead of retraining. ``--only baselines`` or ``--only finetune`` reruns one part and
-keeps the other from the existing file; ``--tasks`` restricts the tasks.
+instead of retraining. ``only="baselines"`` or ``"finetune"`` (``--only``) reruns one part and
+keeps the other from the existing file; ``tasks`` (``--tasks``) restricts the tasks.
 Expect 20 to 40 minutes on 2 CPU cores for everything (the per-run seconds are in the file).
 
 :data:`PUBLISHED` holds the reference figures published on the same data sets and splits
@@ -13,7 +14,6 @@ Expect 20 to 40 minutes on 2 CPU cores for everything (the per-run seconds are i
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import platform
@@ -25,10 +25,10 @@ import torch
 
 from .finetune import DEFAULTS, finetune
 from .model import DEFAULT_CHECKPOINT
-from .task_baselines import MODELS, run_baseline
+from .classifier_baselines import MODELS, run_baseline
 from .tasks import TASKS, ModelCollapseError
 
-__all__ = ["RESULTS_FILE", "PUBLISHED", "load_results", "results_table", "main"]
+__all__ = ["RESULTS_FILE", "PUBLISHED", "load_results", "results_table", "write_results"]
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "finetune_results.json"
 
@@ -55,7 +55,7 @@ def load_results(path: str | Path | None = None) -> dict:
     """The cached results (``{"baselines": [...], "finetune": [...], ...}``)."""
     path = Path(path) if path is not None else RESULTS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no cached results at {path}; run `python -m cs502_lib.dnabert.results`")
+        raise FileNotFoundError(f"no cached results at {path}; run `python -m cs502_lib.dnabert results`")
     return json.loads(path.read_text())
 
 
@@ -103,64 +103,79 @@ def _checkpoint_info(path: Path) -> dict:
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cs502_lib.dnabert.results", description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=("baselines", "finetune"), default=None, help="rerun one part, keep the other")
-    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--out", type=Path, default=RESULTS_FILE)
-    p.add_argument("--save-splice", type=Path, default=None,
-                   help="also save the fully fine-tuned pretrained splice model there (for the attention maps)")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    old = json.loads(args.out.read_text()) if args.out.is_file() else {}
+
+def write_results(*, tasks: tuple[str, ...] | list[str] = TASKS, only: str | None = None,
+                  checkpoint: str | Path = DEFAULT_CHECKPOINT, out: str | Path = RESULTS_FILE,
+                  save_splice: str | Path | None = None) -> dict:
+    """Run the baselines and fine-tunings of ``tasks`` and write them to ``out`` (after every run).
+
+    Args:
+        tasks: the tasks to rerun; the others' runs are kept from the existing file.
+        only: ``"baselines"`` or ``"finetune"``: rerun that part only, keep the other.
+        checkpoint: the pretrained checkpoint that fine-tuning starts from.
+        out: the results file.
+        save_splice: also save the fully fine-tuned pretrained splice model there (for the attention maps).
+
+    Returns:
+        What was written. The machine's record takes torch's current number of threads.
+    """
+    if only not in (None, "baselines", "finetune"):
+        raise ValueError(f"only must be 'baselines' or 'finetune', got {only!r}")
+    checkpoint, out_path = Path(checkpoint), Path(out)
+    old = json.loads(out_path.read_text()) if out_path.is_file() else {}
     out = {
-        "note": "written by `python -m cs502_lib.dnabert.results`; test-split metrics (promoters: pooled cross-validation)",
+        "note": "written by `python -m cs502_lib.dnabert results`; test-split metrics (promoters: pooled cross-validation)",
         "machine": {"processor": platform.processor() or platform.machine(), "torch": torch.__version__,
-                    "threads": args.threads},
-        "checkpoint": _checkpoint_info(args.checkpoint),
-        "baselines": [r for r in old.get("baselines", []) if r["task"] not in args.tasks or args.only == "finetune"],
-        "finetune": [r for r in old.get("finetune", []) if r["task"] not in args.tasks or args.only == "baselines"],
+                    "threads": torch.get_num_threads()},
+        "checkpoint": _checkpoint_info(checkpoint),
+        "baselines": [r for r in old.get("baselines", []) if r["task"] not in tasks or only == "finetune"],
+        "finetune": [r for r in old.get("finetune", []) if r["task"] not in tasks or only == "baselines"],
     }
-    if args.only == "baselines" and "checkpoint" in old:
+    if only == "baselines" and "checkpoint" in old:
         out["checkpoint"] = old["checkpoint"]
 
     def save() -> None:
         out["written"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(out, indent=1) + "\n")
 
     t_all = time.perf_counter()
-    for task in args.tasks:
-        if args.only != "finetune":
+    for task in tasks:
+        if only != "finetune":
             for model in MODELS:
                 res = run_baseline(task, model)
                 out["baselines"].append(res)
                 print(f"{task:10s} {model:24s} acc {res['accuracy']:.4f} ({res['seconds']:.0f} s)", flush=True)
                 save()
-        if args.only != "baselines":
+        if only != "baselines":
             for mode in ("full", "frozen"):
                 for scratch in (False, True):
-                    label = f"{mode}/{'scratch' if scratch else 'pretrained'}"
-                    save_dir = args.save_splice if (task == "splice" and mode == "full" and not scratch) else None
-                    t0 = time.perf_counter()
-                    try:
-                        res = finetune(task, checkpoint=args.checkpoint, freeze_encoder=mode == "frozen",
-                                       from_scratch=scratch, progress=False, save=save_dir)
-                    except ModelCollapseError as err:
-                        res = {"task": task, "mode": mode, "init": "scratch" if scratch else "pretrained",
-                               "error": str(err), "seconds": round(time.perf_counter() - t0, 2),
-                               "settings": DEFAULTS[task, mode].__dict__}
-                    out["finetune"].append(res)
-                    acc = f"{res['accuracy']:.4f}" if "accuracy" in res else "COLLAPSED"
-                    print(f"{task:10s} DNABERT {label:24s} acc {acc} ({res['seconds']:.0f} s)", flush=True)
+                    save_dir = save_splice if (task == "splice" and mode == "full" and not scratch) else None
+                    out["finetune"].append(_finetune_or_collapse(task, mode, scratch, checkpoint, save_dir))
                     save()
     out["total_seconds"] = round(time.perf_counter() - t_all, 1)
     save()
-    print(f"wrote {args.out}")
-    return 0
+    print(f"wrote {out_path}")
+    return out
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _finetune_or_collapse(task: str, mode: str, scratch: bool, checkpoint: Path, save_dir: Path | None) -> dict:
+    """One fine-tuning run of the table with the task's :data:`~.finetune.DEFAULTS`; a collapse is recorded, not raised."""
+    t0 = time.perf_counter()
+    try:
+        res = finetune(task, checkpoint=checkpoint, freeze_encoder=mode == "frozen",
+                       from_scratch=scratch, progress=False, save=save_dir)
+    except ModelCollapseError as err:
+        res = {"task": task, "mode": mode, "init": "scratch" if scratch else "pretrained",
+               "error": str(err), "seconds": round(time.perf_counter() - t0, 2),
+               "settings": DEFAULTS[task, mode].__dict__}
+    acc = f"{res['accuracy']:.4f}" if "accuracy" in res else "COLLAPSED"
+    label = f"{mode}/{'scratch' if scratch else 'pretrained'}"
+    print(f"{task:10s} DNABERT {label:24s} acc {acc} ({res['seconds']:.0f} s)", flush=True)
+    return res
+
+
+if __name__ == "__main__":  # the command's older spelling: python -m cs502_lib.dnabert.results [...]
+    from .cli import main
+
+    sys.exit(main(["results", *sys.argv[1:]]))

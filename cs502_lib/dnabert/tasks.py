@@ -1,6 +1,6 @@
 """The three sequence-classification tasks of the DNABERT chapter, with their fixed splits and metrics.
 
-Both the classical baselines (:mod:`.task_baselines`) and fine-tuning (:mod:`.finetune`)
+Both the classical baselines (:mod:`.classifier_baselines`) and fine-tuning (:mod:`.finetune`)
 train and evaluate on exactly the splits defined here:
 
 | task | classes | train | evaluated on |

@@ -12,15 +12,14 @@
   bases are. An isolated masked span hides exactly one base, so this is mostly a
   (2c+1)-mer model of one base.
 
-``python -m cs502_lib.dnabert baselines [--model DIR]`` prints both (for every c up
-to ``--context``) and, with ``--model``, the accuracy of a saved DNABERT on the same
-windows.
+:func:`mlm_baselines` computes both (for every c up to ``context``) and, with ``model``, the
+accuracy of a saved DNABERT on the same windows; ``python -m cs502_lib.dnabert mlm-baselines
+[--model DIR]`` prints them. (The classifiers' baselines of fine-tuning are in
+:mod:`.classifier_baselines`.)
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from ..bio.kmers import NUM_SPECIAL, kmer_bases
 from ..bio.masking import IGNORE_INDEX
 from .data import GenomeCorpus, MaskedBatch
 
-__all__ = ["window_bases", "frequency_baseline", "CountModel", "neighbour_count_baseline", "add_arguments", "run"]
+__all__ = ["window_bases", "frequency_baseline", "CountModel", "neighbour_count_baseline", "mlm_baselines"]
 
 
 def window_bases(ids: torch.Tensor, k: int) -> torch.Tensor:
@@ -160,45 +159,38 @@ def neighbour_count_baseline(corpus: GenomeCorpus, data: MaskedBatch, context: i
     return result
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``baselines`` subcommand's options (defaults = pretraining's evaluation set)."""
-    a = p.add_argument
-    a("--k", type=int, default=6)
-    a("--seq-len", type=int, default=128)
-    a("--eval-windows", type=int, default=512)
-    a("--heldout-frac", type=float, default=0.05)
-    a("--mask-prob", type=float, default=0.15)
-    a("--context", type=int, default=5, help="largest number of neighbouring bases per side (default 5)")
-    a("--model", type=Path, default=None, help="also evaluate a saved DNABERT (a save_pretrained directory)")
-    a("--json", action="store_true", help="print one JSON object as the last line")
 
+def mlm_baselines(*, k: int = 6, seq_len: int = 128, eval_windows: int = 512, heldout_frac: float = 0.05,
+                  mask_prob: float = 0.15, context: int = 5, model: str | Path | None = None,
+                  genome: str | None = None) -> dict:
+    """Both baselines (and a saved DNABERT, with ``model``) on pretraining's held-out masked windows.
 
-def run(args: argparse.Namespace) -> dict:
-    from ..data import load_genome
+    The defaults are pretraining's evaluation set (:class:`~.pretrain.PretrainSettings`); ``genome``
+    replaces the shipped E. coli genome.
 
-    corpus = GenomeCorpus(load_genome(), args.k, heldout_frac=args.heldout_frac, mask_prob=args.mask_prob)
-    data = corpus.heldout_set(args.eval_windows, args.seq_len)
+    Returns:
+        ``{"masked_tokens", "windows", "frequency", "neighbour_count": {"1": acc, ...},
+        "neighbour_count_best", "neighbour_count_best_c"}`` and ``"model"`` (its accuracy) with ``model``.
+    """
+    if genome is None:
+        from ..data import load_genome
+
+        genome = load_genome()
+    corpus = GenomeCorpus(genome, k, heldout_frac=heldout_frac, mask_prob=mask_prob)
+    data = corpus.heldout_set(eval_windows, seq_len)
     n_masked = int((data.labels != IGNORE_INDEX).sum())
     freq = frequency_baseline(corpus, data)
-    counts = neighbour_count_baseline(corpus, data, args.context)
+    counts = neighbour_count_baseline(corpus, data, context)
     best_c = max(counts, key=counts.get)
-    out = {"masked_tokens": n_masked, "windows": args.eval_windows, "frequency": freq["accuracy"],
+    out = {"masked_tokens": n_masked, "windows": eval_windows, "frequency": freq["accuracy"],
            "neighbour_count": {str(c): a for c, a in counts.items()}, "neighbour_count_best": counts[best_c],
            "neighbour_count_best_c": best_c}
-    print(f"held-out masked tokens: {n_masked} in {args.eval_windows} windows of {args.seq_len} tokens (k={args.k})")
-    print(f"{'frequency baseline (most frequent k-mer)':<48} {freq['accuracy']:.4%}")
-    for c, a in counts.items():
-        print(f"{f'neighbour count, {c} bases each side':<48} {a:.4%}")
-    if args.model is not None:
+    if model is not None:
         from .model import DNABertForMaskedLM
         from .pretrain import evaluate
 
-        model = DNABertForMaskedLM.from_pretrained(args.model)
-        if model.config.k != args.k:
-            raise ValueError(f"the model has k={model.config.k}, but --k is {args.k}")
-        res = evaluate(model, data)
-        out["model"] = res["eval_acc"]
-        print(f"{'DNABERT-mini (' + str(args.model) + ')':<48} {res['eval_acc']:.4%}")
-    if args.json:
-        print(json.dumps(out))
+        dnabert = DNABertForMaskedLM.from_pretrained(model)
+        if dnabert.config.k != k:
+            raise ValueError(f"the model has k={dnabert.config.k}, but --k is {k}")
+        out["model"] = evaluate(dnabert, data)["eval_acc"]
     return out
