@@ -387,6 +387,108 @@ def _bert_rule(ctx: Context, ids, masked_ids, labels, label: str) -> None:
                  "exactly the positions with a label.")
 
 
+def _span_call(ctx: Context, impl, ids: torch.Tensor, k: int, p: float, seed: int | None, label: str):
+    """One call of the student's span_mask on ``ids``: its outputs on the CPU (None on the meta device)."""
+    # A CPU generator only on the CPU run: elsewhere a generator's device would be a guess (global RNG instead).
+    gen = torch.Generator().manual_seed(seed) if seed is not None and ctx.device.type == "cpu" else None
+    dev_ids = ctx.to(ids)
+    args = (dev_ids, k, p) if gen is None else (dev_ids, k, p, gen)
+    got = ctx.call(impl, *args, case=label)
+    expected = [torch.empty(ids.shape, dtype=torch.long)] * 2
+    out = ctx.structure(got, expected, ("masked_ids", "labels"), label, as_tuple=True)
+    if ctx.values and not torch.equal(dev_ids.cpu(), ids):
+        ctx.fail("your code modified `input_ids` in place", label,
+                 cause="write the [MASK] ids into a copy: `masked = input_ids.clone()` (or `masked_fill`, "
+                 "which returns a new tensor).")
+    return [o.cpu() for o in out] if ctx.values else None
+
+
+def _span_draw(ctx: Context, ids: torch.Tensor, k: int, masked_ids: torch.Tensor, labels: torch.Tensor,
+               label: str) -> None:
+    """What every single draw must satisfy: specials kept, [MASK] ids, labels, spans of k tokens."""
+    special = (ids == PAD) | (ids == CLS) | (ids == SEP)
+    masked = masked_ids != ids
+    ctx.expect(not bool((masked & special).any()), "a special token ([PAD], [CLS] or [SEP]) was masked", label,
+               "special tokens masked: only k-mer tokens may be masked; exclude ids 0, 2 and 3 from the "
+               "candidates.")
+    _bert_rule(ctx, ids, masked_ids, labels, label)
+    ctx.expect(bool((masked_ids[masked] == MASK).all()), "a masked position does not hold the [MASK] id 4", label,
+               f"wrong [MASK] id: masked positions become 4 ([MASK]); found {sorted(set(masked_ids[masked].tolist()))[:5]}.")
+    chosen = labels != -100
+    ctx.expect(bool((labels[~chosen] == -100).all()) and bool((labels[masked] == ids[masked]).all()),
+               "labels are wrong at masked positions", label,
+               "labels hold the original id at masked positions and -100 elsewhere.")
+    other = sorted(set(labels[~masked].tolist()))
+    ctx.expect(other == [-100] or not other, f"labels of unmasked positions are {other[:5]}, not -100", label,
+               "labels not -100: positions that are not masked get the label -100 (ignored by the loss).")
+    ctx.expect(bool((masked_ids[~masked] == ids[~masked]).all()), "unmasked positions changed", label)
+    if k > 1:
+        _span_runs(ctx, k, masked, special, label)
+
+
+def _span_runs(ctx: Context, k: int, masked: torch.Tensor, special: torch.Tensor, label: str) -> None:
+    """Masked runs come in spans of k tokens: a shorter run only at a row's edge or next to a special token."""
+    for b in range(masked.shape[0]):
+        row = masked[b].tolist()
+        for start, length in _runs(row):
+            end = start + length
+            at_edge = start == 0 or end == len(row) or bool(special[b, start - 1]) or bool(special[b, end])
+            if length < k and not at_edge:
+                ctx.fail(f"a run of only {length} masked token(s) at positions {start}..{end - 1} (row {b})",
+                         label, [f"masked positions of the row: {[i for i, v in enumerate(row) if v]}"],
+                         f"spans not contiguous: mask k={k} consecutive tokens at a time (overlapping k-mers "
+                         "leak a lone masked token's bases from its neighbours).")
+    ctx.cases += 1
+
+
+def _span_body(ctx: Context, impl) -> None:
+    """The cases of :func:`check_span_mask`: several k and mask_prob, many draws, mask_prob=0, the generator."""
+    k_cases = [(6, 0.15), (3, 0.3), (1, 0.15)]
+    for k, p in k_cases:
+        ids = _batch(40 + k, 16, 64, k, lengths=[64, 40, 12, 64] * 4)
+        label = f"k={k}, mask_prob={p}, a batch of 16 rows of length 64 ([CLS] ... [SEP] [PAD]...)"
+        out = _span_call(ctx, impl, ids, k, p, 0, label)
+        if out is None:
+            continue
+        _span_draw(ctx, ids, k, *out, label)
+        # fraction over many draws
+        total = masked_n = 0
+        maskable = ((ids != PAD) & (ids != CLS) & (ids != SEP)).sum().item()
+        for seed in range(1, 9):
+            masked_ids, labels = _span_call(ctx, impl, ids, k, p, seed, label)
+            masked_n += int((masked_ids != ids).sum())
+            total += maskable
+        frac = masked_n / total
+        ctx.expect(abs(frac - p) <= 0.05 + 0.2 * p,
+                   f"over 8 draws {frac:.3f} of the maskable tokens were masked; expected about {p}",
+                   label + " (8 draws)",
+                   "wrong mask fraction: about mask_prob of the maskable tokens must be masked; with spans of k "
+                   "tokens, a span starts with probability about mask_prob / k (or choose mask_prob * n / k "
+                   "span starts), not mask_prob.")
+    if not ctx.values:
+        return
+    ids = _batch(50, 4, 30, 3)
+    label = "mask_prob=0 masks nothing (k=3)"
+    m0, l0 = _span_call(ctx, impl, ids, 3, 0.0, 1, label)
+    ctx.expect(torch.equal(m0, ids) and bool((l0 == -100).all()), "mask_prob=0 still masked tokens", label,
+               "wrong mask fraction: the number of masked tokens must follow mask_prob (none for 0).")
+    ids = _batch(51, 8, 64, 6)
+    label = "generator=None uses the global RNG (k=6)"
+    m, lab = _span_call(ctx, impl, ids, 6, 0.15, None, label)
+    _span_draw(ctx, ids, 6, m, lab, label)
+    if ctx.device.type != "cpu":
+        return
+    label = "the same generator seed gives the same masks; different seeds differ (k=6)"
+    a = _span_call(ctx, impl, ids, 6, 0.15, 7, label)
+    b = _span_call(ctx, impl, ids, 6, 0.15, 7, label)
+    c = _span_call(ctx, impl, ids, 6, 0.15, 8, label)
+    ctx.expect(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), "the same seed gave different masks", label,
+               "draw every random number from `generator` (torch.rand(..., generator=generator)); Python's "
+               "`random` module or the global RNG ignore it.")
+    ctx.expect(not torch.equal(a[0], c[0]), "different seeds gave the same mask", label,
+               "the generator is ignored or the mask is not random.")
+
+
 def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
     """Check a student's ``span_mask(input_ids, k, mask_prob=0.15, generator=None) -> (masked_ids, labels)``.
 
@@ -397,96 +499,5 @@ def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
     """
     ref = _masking.span_mask
     refused = torch_refused_modules() + [reference_item(ref, "span_mask")]
-
-    def call(ctx, ids, k, p, seed, label):
-        # A CPU generator only on the CPU run: elsewhere a generator's device would be a guess (global RNG instead).
-        gen = torch.Generator().manual_seed(seed) if seed is not None and ctx.device.type == "cpu" else None
-        dev_ids = ctx.to(ids)
-        args = (dev_ids, k, p) if gen is None else (dev_ids, k, p, gen)
-        got = ctx.call(impl, *args, case=label)
-        expected = [torch.empty(ids.shape, dtype=torch.long)] * 2
-        out = ctx.structure(got, expected, ("masked_ids", "labels"), label, as_tuple=True)
-        if ctx.values and not torch.equal(dev_ids.cpu(), ids):
-            ctx.fail("your code modified `input_ids` in place", label,
-                     cause="write the [MASK] ids into a copy: `masked = input_ids.clone()` (or `masked_fill`, "
-                     "which returns a new tensor).")
-        return [o.cpu() for o in out] if ctx.values else None
-
-    def per_draw(ctx, ids, k, masked_ids, labels, label):
-        special = (ids == PAD) | (ids == CLS) | (ids == SEP)
-        masked = masked_ids != ids
-        ctx.expect(not bool((masked & special).any()), "a special token ([PAD], [CLS] or [SEP]) was masked", label,
-                   "special tokens masked: only k-mer tokens may be masked; exclude ids 0, 2 and 3 from the "
-                   "candidates.")
-        _bert_rule(ctx, ids, masked_ids, labels, label)
-        ctx.expect(bool((masked_ids[masked] == MASK).all()), "a masked position does not hold the [MASK] id 4", label,
-                   f"wrong [MASK] id: masked positions become 4 ([MASK]); found {sorted(set(masked_ids[masked].tolist()))[:5]}.")
-        chosen = labels != -100
-        ctx.expect(bool((labels[~chosen] == -100).all()) and bool((labels[masked] == ids[masked]).all()),
-                   "labels are wrong at masked positions", label,
-                   "labels hold the original id at masked positions and -100 elsewhere.")
-        other = sorted(set(labels[~masked].tolist()))
-        ctx.expect(other == [-100] or not other, f"labels of unmasked positions are {other[:5]}, not -100", label,
-                   "labels not -100: positions that are not masked get the label -100 (ignored by the loss).")
-        ctx.expect(bool((masked_ids[~masked] == ids[~masked]).all()), "unmasked positions changed", label)
-        if k > 1:
-            boundary = special
-            for b in range(ids.shape[0]):
-                row = masked[b].tolist()
-                for start, length in _runs(row):
-                    end = start + length
-                    at_edge = start == 0 or end == len(row) or bool(boundary[b, start - 1]) or bool(boundary[b, end])
-                    if length < k and not at_edge:
-                        ctx.fail(f"a run of only {length} masked token(s) at positions {start}..{end - 1} (row {b})",
-                                 label, [f"masked positions of the row: {[i for i, v in enumerate(row) if v]}"],
-                                 f"spans not contiguous: mask k={k} consecutive tokens at a time (overlapping k-mers "
-                                 "leak a lone masked token's bases from its neighbours).")
-            ctx.cases += 1
-
-    def body(ctx: Context) -> None:
-        k_cases = [(6, 0.15), (3, 0.3), (1, 0.15)]
-        for k, p in k_cases:
-            ids = _batch(40 + k, 16, 64, k, lengths=[64, 40, 12, 64] * 4)
-            label = f"k={k}, mask_prob={p}, a batch of 16 rows of length 64 ([CLS] ... [SEP] [PAD]...)"
-            out = call(ctx, ids, k, p, 0, label)
-            if out is None:
-                continue
-            per_draw(ctx, ids, k, *out, label)
-            # fraction over many draws
-            total = masked_n = 0
-            maskable = ((ids != PAD) & (ids != CLS) & (ids != SEP)).sum().item()
-            for seed in range(1, 9):
-                masked_ids, labels = call(ctx, ids, k, p, seed, label)
-                masked_n += int((masked_ids != ids).sum())
-                total += maskable
-            frac = masked_n / total
-            ctx.expect(abs(frac - p) <= 0.05 + 0.2 * p,
-                       f"over 8 draws {frac:.3f} of the maskable tokens were masked; expected about {p}",
-                       label + " (8 draws)",
-                       "wrong mask fraction: about mask_prob of the maskable tokens must be masked; with spans of k "
-                       "tokens, a span starts with probability about mask_prob / k (or choose mask_prob * n / k "
-                       "span starts), not mask_prob.")
-        if not ctx.values:
-            return
-        ids = _batch(50, 4, 30, 3)
-        label = "mask_prob=0 masks nothing (k=3)"
-        m0, l0 = call(ctx, ids, 3, 0.0, 1, label)
-        ctx.expect(torch.equal(m0, ids) and bool((l0 == -100).all()), "mask_prob=0 still masked tokens", label,
-                   "wrong mask fraction: the number of masked tokens must follow mask_prob (none for 0).")
-        ids = _batch(51, 8, 64, 6)
-        label = "generator=None uses the global RNG (k=6)"
-        m, lab = call(ctx, ids, 6, 0.15, None, label)
-        per_draw(ctx, ids, 6, m, lab, label)
-        if ctx.device.type != "cpu":
-            return
-        label = "the same generator seed gives the same masks; different seeds differ (k=6)"
-        a = call(ctx, ids, 6, 0.15, 7, label)
-        b = call(ctx, ids, 6, 0.15, 7, label)
-        c = call(ctx, ids, 6, 0.15, 8, label)
-        ctx.expect(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), "the same seed gave different masks", label,
-                   "draw every random number from `generator` (torch.rand(..., generator=generator)); Python's "
-                   "`random` module or the global RNG ignore it.")
-        ctx.expect(not torch.equal(a[0], c[0]), "different seeds gave the same mask", label,
-                   "the generator is ignored or the mask is not random.")
-
-    return run_check("span_mask", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
+    body = shielded(lambda ctx: _span_body(ctx, impl))
+    return run_check("span_mask", impl, body, refused=refused, device=device, time_limit=time_limit)
