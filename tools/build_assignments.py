@@ -20,9 +20,8 @@ what nbgrader does with the cell; ``name`` is a graded name of ``cs502_lib/gradi
     # %% [question] gid points=N      a written question (locked Markdown <gid>_question, graded by hand)
     # %% [answer] gid                 its model answer (Markdown, the question's points)
 
-Points are never written in a source: the test cells take theirs from the registry. Edit the
-source, never the .ipynb; then run this script and ``make release``, and commit assignments/,
-solutions/ and exercises/ together (tests/test_assignments_release.py fails when they disagree).
+Points are never written in a source (the test cells take theirs from the registry). Edit the source, never
+the .ipynb; run this script and ``make release``; commit assignments/, solutions/ and exercises/ together.
 """
 
 from __future__ import annotations
@@ -129,8 +128,9 @@ def build(name: str, root: Path = ROOT) -> nbformat.NotebookNode:
     graded = [it.name for it in registry.items(name)]
     for role in ("solution", "check", "hidden"):
         named = [head["name"] for head, _ in cells if head["role"] == role]
-        if sorted(named) != sorted(graded):
-            raise SystemExit(f"{where}: the [{role}] cells name {named}; the registry grades {graded}")
+        if named != graded:
+            raise SystemExit(f"{where}: the [{role}] cells name {named}; "
+                             f"the registry grades {graded} (in this order)")
     questions = {head["name"]: int(head["points"]) for head, _ in cells if head["role"] == "question"}
     total = sum(it.points + it.hidden_points for it in registry.items(name)) + sum(questions.values())
     points_line = "**Points:** " + ", ".join(
