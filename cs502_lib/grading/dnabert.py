@@ -403,14 +403,12 @@ def _span_call(ctx: Context, impl, ids: torch.Tensor, k: int, p: float, seed: in
     return [o.cpu() for o in out] if ctx.values else None
 
 
-def _span_draw(ctx: Context, ids: torch.Tensor, k: int, masked_ids: torch.Tensor, labels: torch.Tensor,
-               label: str) -> None:
+def _span_draw(ctx: Context, ids, k: int, masked_ids, labels, label: str) -> None:
     """What every single draw must satisfy: specials kept, [MASK] ids, labels, spans of k tokens."""
     special = (ids == PAD) | (ids == CLS) | (ids == SEP)
     masked = masked_ids != ids
     ctx.expect(not bool((masked & special).any()), "a special token ([PAD], [CLS] or [SEP]) was masked", label,
-               "special tokens masked: only k-mer tokens may be masked; exclude ids 0, 2 and 3 from the "
-               "candidates.")
+               "special tokens masked: only k-mer tokens may be masked; exclude ids 0, 2 and 3 from the candidates.")
     _bert_rule(ctx, ids, masked_ids, labels, label)
     ctx.expect(bool((masked_ids[masked] == MASK).all()), "a masked position does not hold the [MASK] id 4", label,
                f"wrong [MASK] id: masked positions become 4 ([MASK]); found {sorted(set(masked_ids[masked].tolist()))[:5]}.")
@@ -443,8 +441,7 @@ def _span_runs(ctx: Context, k: int, masked: torch.Tensor, special: torch.Tensor
 
 def _span_body(ctx: Context, impl) -> None:
     """The cases of :func:`check_span_mask`: several k and mask_prob, many draws, mask_prob=0, the generator."""
-    k_cases = [(6, 0.15), (3, 0.3), (1, 0.15)]
-    for k, p in k_cases:
+    for k, p in [(6, 0.15), (3, 0.3), (1, 0.15)]:
         ids = _batch(40 + k, 16, 64, k, lengths=[64, 40, 12, 64] * 4)
         label = f"k={k}, mask_prob={p}, a batch of 16 rows of length 64 ([CLS] ... [SEP] [PAD]...)"
         out = _span_call(ctx, impl, ids, k, p, 0, label)
@@ -497,7 +494,6 @@ def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
     masked, [MASK] = 4 at masked positions, labels = original id there and -100
     elsewhere, the input unchanged, and the same generator seed giving the same mask.
     """
-    ref = _masking.span_mask
-    refused = torch_refused_modules() + [reference_item(ref, "span_mask")]
+    refused = torch_refused_modules() + [reference_item(_masking.span_mask, "span_mask")]
     body = shielded(lambda ctx: _span_body(ctx, impl))
     return run_check("span_mask", impl, body, refused=refused, device=device, time_limit=time_limit)
