@@ -16,7 +16,7 @@ LAYER = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 #: Parts of one layer that form one job and may import each other: the instructor's workflow.
 TOGETHER = [{"course", "autograde", "feedback"}]
 #: Known exceptions, each a lazy import inside a function: (module, part it imports).
-EXCEPTIONS = {("cs502_lib.grading.worker", "testcell")}  # the worker's tampering scan reuses testcell's
+EXCEPTIONS: set[tuple[str, str]] = set()  # none: every import follows the layers
 
 
 def _part(module: str) -> str:

@@ -275,9 +275,9 @@ class _Worker:
         return {}
 
     def op_scan(self, msg: dict, blob: bytes) -> dict:
-        from .. import testcell
+        from .tampering import tampering
 
-        return {"tampering": [list(f) for f in testcell.tampering()][:50]}
+        return {"tampering": [list(f) for f in tampering()][:50]}
 
     # ---- loop ---------------------------------------------------------------------------
 
