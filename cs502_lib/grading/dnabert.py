@@ -28,7 +28,7 @@ __all__ = ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_
 
 _CPU_ONLY = [torch.device("cpu")]
 _BASES = "ACGT"
-PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
+PAD, UNK, CLS, SEP, MASK = _kmers.PAD_ID, _kmers.UNK_ID, _kmers.CLS_ID, _kmers.SEP_ID, _kmers.MASK_ID
 
 
 _attempt = attempt  # ("ok", result) or ("error", exception), so that the check can name a cause
@@ -269,7 +269,7 @@ def check_kmer_tokenize(impl, *, device=None, time_limit=None) -> CheckReport:
                      devices=_CPU_ONLY)
 
 
-_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+_SPECIALS = list(_kmers.SPECIAL_TOKENS)  # index = id
 
 
 def _vocab_diagnosis(got: dict, expected: dict, k: int) -> tuple[str, str | None]:
