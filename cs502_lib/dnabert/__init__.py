@@ -15,7 +15,7 @@
   (mean, [CLS], max, flatten), training and evaluation.
 - :mod:`.classifier_baselines`: k-mer and one-hot logistic regression and a one-hot CNN on the same tasks.
 - :mod:`.results`: the cached results table of the chapters and the published reference figures.
-- :mod:`.cli`: the command line; :mod:`.task_baselines` is the older name of :mod:`.classifier_baselines`.
+- :mod:`.cli`: the command line.
 
 Command line: ``python -m cs502_lib.dnabert {pretrain,mlm-baselines,report,finetune,classifier-baseline,results} --help``
 (``torchrun --nproc_per_node N -m cs502_lib.dnabert pretrain ...`` for several processes).
