@@ -77,7 +77,10 @@ def test_this_environment_is_the_pinned_one():
     assert not wrong, "installed versions differ from constraints.txt (run make again):\n" + "\n".join(wrong)
     if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():  # make's own environment: nothing unpinned in it
         pins = _pins()
-        extra = sorted(name for d in metadata.distributions()
+        # setuptools keeps copies of its own dependencies, with their metadata, in setuptools/_vendor, which
+        # pkg_resources puts on sys.path once imported: those are part of setuptools, not installed packages
+        installed = [d for d in metadata.distributions() if "_vendor" not in Path(str(d.locate_file(""))).parts]
+        extra = sorted(name for d in installed
                        if (name := canonicalize_name(d.metadata["Name"])) not in pins and name != SELF)
         assert not extra, f"installed in .venv but not pinned in constraints.txt: {extra}"
 
