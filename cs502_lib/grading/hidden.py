@@ -279,14 +279,24 @@ def _copy_layers(pairs) -> None:
             ref.bias.copy_(mine.bias)
 
 
+def _against_torch(ctx: Context, impl, ref_cls, args: tuple, contract: str, theirs: nn.Module, attention: dict,
+                   norms: int):
+    """The student's layer (float64, eval) with the reference weights, and ``theirs`` (PyTorch's layer) given the
+    same weights: ``attention`` maps our attention blocks to theirs; ``norms`` layer norms norm1.. are copied."""
+    student, ref = build_module(ctx, impl, ref_cls, args, contract)
+    theirs.double().eval()
+    for mine, their in attention.items():
+        _copy_mha(getattr(ref, mine), getattr(theirs, their))
+    pairs = [(ref.ffn[0], theirs.linear1), (ref.ffn[2], theirs.linear2)]
+    pairs += [(getattr(ref, f"norm{i}"), getattr(theirs, f"norm{i}")) for i in range(1, norms + 1)]
+    _copy_layers(pairs)
+    return student.double().eval()
+
+
 def _hidden_encoder(ctx: Context, impl) -> None:
     torch.manual_seed(507)
-    student, ref = build_module(ctx, impl, _RefEncoder, (16, 4, 32, 0.0), _ENC)
-    student = student.double().eval()
-    theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).double().eval()
-    _copy_mha(ref.self_attn, theirs.self_attn)
-    _copy_layers(((ref.ffn[0], theirs.linear1), (ref.ffn[2], theirs.linear2), (ref.norm1, theirs.norm1),
-                  (ref.norm2, theirs.norm2)))
+    theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    student = _against_torch(ctx, impl, _RefEncoder, (16, 4, 32, 0.0), _ENC, theirs, {"self_attn": "self_attn"}, 2)
     g = _gen(507)
     x = torch.randn(3, 7, 16, generator=g, dtype=_F64)
     keep = torch.arange(7)[None, :] < torch.tensor([7, 5, 2])[:, None]
@@ -307,13 +317,9 @@ def _hidden_encoder(ctx: Context, impl) -> None:
 
 def _hidden_decoder(ctx: Context, impl) -> None:
     torch.manual_seed(508)
-    student, ref = build_module(ctx, impl, _RefDecoder, (16, 2, 24, 0.0), _DEC)
-    student = student.double().eval()
-    theirs = nn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, batch_first=True).double().eval()
-    _copy_mha(ref.self_attn, theirs.self_attn)
-    _copy_mha(ref.cross_attn, theirs.multihead_attn)
-    _copy_layers(((ref.ffn[0], theirs.linear1), (ref.ffn[2], theirs.linear2), (ref.norm1, theirs.norm1),
-                  (ref.norm2, theirs.norm2), (ref.norm3, theirs.norm3)))
+    theirs = nn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, batch_first=True)
+    student = _against_torch(ctx, impl, _RefDecoder, (16, 2, 24, 0.0), _DEC, theirs,
+                             {"self_attn": "self_attn", "cross_attn": "multihead_attn"}, 3)
     g = _gen(508)
     x = torch.randn(2, 6, 16, generator=g, dtype=_F64)
     memory = torch.randn(2, 9, 16, generator=g, dtype=_F64)
