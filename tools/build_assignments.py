@@ -57,9 +57,11 @@ HOW_TO_CHECK = """\
 * Before you submit, restart the kernel and run all cells (*Kernel > Restart Kernel and Run All Cells*),
   then press nbgrader's **Validate** button, or run `.venv/bin/nbgrader validate <this notebook>` in a terminal.
 * After you submit, the autograder runs the same checks, plus **hidden tests** of edge cases worth extra
-  points. The written question is graded by hand.
+  points, on your graded cells alone: the setup cell and the cells of your functions run in a fresh Python
+  process, apart from the rest of your notebook. Keep each function, and any helper it needs, in its own
+  cell (a helper defined in another cell is not there). The written question is graded by hand.
 * Do not edit the test cells (they are restored from the original when grading) and do not patch
-  `cs502_lib` or `torch`: a check that finds its code changed gives no points."""
+  `cs502_lib` or `torch`: it changes nothing in your grade, and your instructor is told."""
 
 
 def check_source(name: str) -> str:
