@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 
 from cs502_lib.bio import KmerTokenizer  # noqa: E402
 from cs502_lib.diagrams import decoder, dnabert  # noqa: E402
-from cs502_lib.diagrams._draw import MIN_TEXT_PX, text_labels, text_px_on_page, texts_outside_figure  # noqa: E402
+from _diagram_checks import diagram_tests  # noqa: E402
+from cs502_lib.diagrams._draw import text_labels  # noqa: E402
 
 DIAGRAMS = {
     "causal_mask": (decoder.draw_causal_mask, ["keys", "queries", "0", r"$-\infty$", "<bos>"]),
@@ -20,31 +21,7 @@ DIAGRAMS = {
 }
 
 
-@pytest.fixture(params=sorted(DIAGRAMS))
-def drawn(request):
-    draw, keys = DIAGRAMS[request.param]
-    fig = draw()
-    yield request.param, fig, keys
-    plt.close(fig)
-
-
-def test_draws_with_its_key_labels(drawn):
-    name, fig, keys = drawn
-    texts = text_labels(fig)
-    for key in keys:
-        assert any(key in t for t in texts), f"{name}: no text contains {key!r}"
-
-
-def test_every_text_inside_the_figure(drawn):
-    name, fig, _ = drawn
-    assert texts_outside_figure(fig) == [], f"{name}: text cut off"
-
-
-def test_every_text_readable_at_page_width(drawn):
-    name, fig, _ = drawn
-    assert fig.get_figwidth() <= 7.5 + 1e-9
-    small = [(t, round(px, 1)) for t, px in text_px_on_page(fig) if px < MIN_TEXT_PX]
-    assert small == [], f"{name}: text below {MIN_TEXT_PX} px on the page: {small}"
+globals().update(diagram_tests(DIAGRAMS))
 
 
 def test_causal_mask_grid_follows_the_library_mask():

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from _diagram_checks import diagram_tests  # noqa: E402
 from cs502_lib import scaled_dot_product_attention  # noqa: E402
 from cs502_lib.diagrams import _draw, attention, recurrent  # noqa: E402
 from cs502_lib.plotting import heatmap, label_color, relative_luminance  # noqa: E402
@@ -31,32 +32,7 @@ DIAGRAMS = {
 }
 
 
-@pytest.fixture(params=sorted(DIAGRAMS))
-def diagram(request):
-    draw, keys = DIAGRAMS[request.param]
-    fig = draw()
-    yield request.param, fig, keys
-    plt.close(fig)
-
-
-def test_diagram_draws_and_names_its_parts(diagram):
-    name, fig, keys = diagram
-    texts = _draw.text_labels(fig)
-    for key in keys:
-        assert any(key in t for t in texts), f"{name}: no text contains {key!r}; texts: {texts}"
-
-
-def test_diagram_text_stays_inside_the_figure(diagram):
-    name, fig, _ = diagram
-    assert _draw.texts_outside_figure(fig) == [], f"{name}: text cut off at the figure's edge"
-
-
-def test_diagram_is_legible_at_page_width(diagram):
-    name, fig, _ = diagram
-    assert fig.get_figwidth() <= 7.6, f"{name}: wider than the page ({fig.get_figwidth()} in)"
-    sizes = _draw.text_px_on_page(fig, content_px=_draw.BOOK_CONTENT_PX, dpi=_draw.FIG_DPI)
-    small = [(t, round(px, 1)) for t, px in sizes if px < _draw.MIN_TEXT_PX]
-    assert not small, f"{name}: texts below {_draw.MIN_TEXT_PX} px on the page: {small}"
+globals().update(diagram_tests(DIAGRAMS, max_width=7.6))
 
 
 def test_text_px_on_page_scales_wide_figures_down():

@@ -45,10 +45,6 @@ def _tensors(ctx: Context, got: Any, n: int, case: str, what: str) -> list[torch
     return values
 
 
-def _call(ctx: Context, fn, *args, case: str, **kwargs):
-    return ctx.call(fn, *args, case=case, **kwargs)
-
-
 def _raises(ctx: Context, fn, *args, case: str, headline: str) -> None:
     """The call must raise ValueError."""
     status = ctx.call(attempt(fn, *args), case=case)
@@ -86,7 +82,7 @@ def _hidden_rnn_cell(ctx: Context, impl) -> None:
     for _ in range(60):
         x = torch.randn(B, D, generator=g, dtype=_F64)
         with torch.no_grad():
-            h_you = _tensors(ctx, _call(ctx, impl, x, h_you, W_xh, W_hh, b_h, case=case), 1, case, "rnn_cell")[0]
+            h_you = _tensors(ctx, ctx.call(impl, x, h_you, W_xh, W_hh, b_h, case=case), 1, case, "rnn_cell")[0]
         h_ref = torch.tanh(x @ W_xh + h_ref @ W_hh + b_h)
         if tuple(h_you.shape) != (B, H):
             break
@@ -96,12 +92,12 @@ def _hidden_rnn_cell(ctx: Context, impl) -> None:
     ctx.expect(torch.allclose(h_you, h_ref, atol=1e-10),
                "unrolled over 60 steps in float64, the state drifts from tanh(x W_xh + h W_hh + b_h)", case)
     case = "a batch of one sequence (B=1)"
-    one = _tensors(ctx, _call(ctx, impl, x[:1], h_ref[:1], W_xh, W_hh, b_h, case=case), 1, case, "rnn_cell")[0]
+    one = _tensors(ctx, ctx.call(impl, x[:1], h_ref[:1], W_xh, W_hh, b_h, case=case), 1, case, "rnn_cell")[0]
     ctx.expect(tuple(one.shape) == (1, H), f"a batch of one sequence must give shape (1, {H}), got {tuple(one.shape)}",
                case)
     case = "gradients reach W_xh, W_hh and b_h"
     params = [W.detach().clone().requires_grad_() for W in (W_xh, W_hh, b_h)]
-    out = _tensors(ctx, _call(ctx, impl, x, h_ref, *params, case=case), 1, case, "rnn_cell")[0]
+    out = _tensors(ctx, ctx.call(impl, x, h_ref, *params, case=case), 1, case, "rnn_cell")[0]
     grads = ctx.backward([out], params, [torch.ones_like(out)], ("W_xh", "W_hh", "b_h"), case)
     ctx.expect(all(gr is not None and bool(gr.abs().sum() > 0) for gr in grads),
                "the gradient does not reach W_xh, W_hh and b_h", case)
@@ -124,7 +120,7 @@ def _hidden_lstm_cell(ctx: Context, impl) -> None:
     with torch.no_grad():
         for _ in range(30):
             x = torch.randn(B, D, generator=g, dtype=_F64)
-            out = _call(ctx, impl, x, h, c, W_x, W_h, b, case=case)
+            out = ctx.call(impl, x, h, c, W_x, W_h, b, case=case)
             ctx.expect(isinstance(out, tuple) and len(out) == 2, "lstm_cell must return the tuple (h_new, c_new)", case)
             h, c = _tensors(ctx, out, 2, case, "lstm_cell")
             h_ref, c_ref = torch_cell(x, (h_ref, c_ref))
@@ -133,7 +129,7 @@ def _hidden_lstm_cell(ctx: Context, impl) -> None:
     ctx.expect(ok, "over 30 steps, (h, c) differ from PyTorch's nn.LSTMCell with the same weights (gate order i, f, g, o?)",
                case)
     case = "a batch of one (B=1)"
-    h1, c1 = _tensors(ctx, _call(ctx, impl, x[:1], h_ref[:1], c_ref[:1], W_x, W_h, b, case=case), 2, case, "lstm_cell")
+    h1, c1 = _tensors(ctx, ctx.call(impl, x[:1], h_ref[:1], c_ref[:1], W_x, W_h, b, case=case), 2, case, "lstm_cell")
     ctx.expect(tuple(h1.shape) == (1, H) and tuple(c1.shape) == (1, H), "a batch of one must give (1, H) states", case)
 
 
@@ -149,7 +145,7 @@ def _hidden_sdpa(ctx: Context, impl) -> None:
     mask[:, 0] = True  # every query keeps at least one key
     case = "three batch dimensions, d_v=9, a (Lq, Lk) mask, float64"
     with torch.no_grad():
-        out, w = _tensors(ctx, _call(ctx, impl, q, k, v, mask, case=case), 2, case, "scaled_dot_product_attention")
+        out, w = _tensors(ctx, ctx.call(impl, q, k, v, mask, case=case), 2, case, "scaled_dot_product_attention")
     ctx.expect(tuple(out.shape) == (2, 3, 4, 5, 9) and tuple(w.shape) == (2, 3, 4, 5, 7),
                f"with three batch dimensions and d_v=9 the shapes are {tuple(out.shape)} and {tuple(w.shape)}, "
                "expected (2, 3, 4, 5, 9) and (2, 3, 4, 5, 7)", case)
@@ -160,7 +156,7 @@ def _hidden_sdpa(ctx: Context, impl) -> None:
     case = "d_k=512 and large values (float32)"
     big_q = torch.randn(2, 6, 512, generator=g) * 4
     with torch.no_grad():
-        out, w = _tensors(ctx, _call(ctx, impl, big_q, big_q, big_q, case=case), 2, case, "scaled_dot_product_attention")
+        out, w = _tensors(ctx, ctx.call(impl, big_q, big_q, big_q, case=case), 2, case, "scaled_dot_product_attention")
     ctx.expect(bool(torch.isfinite(out).all()) and w.shape == (2, 6, 6)
                and torch.allclose(w.sum(-1), torch.ones(2, 6), atol=1e-5),
                "with d_k=512 and large values the result is not finite or its rows do not sum to 1", case)
@@ -197,7 +193,7 @@ def _hidden_mha(ctx: Context, impl) -> None:
     keep = torch.ones(2, 8, dtype=torch.bool)
     keep[1, 6:] = False
     case = "cross-attention with a key padding mask (B, 1, 1, Lk) against nn.MultiheadAttention, float64"
-    out, w = _tensors(ctx, _call(ctx, student, x, mem, mem, keep[:, None, None, :], case=case), 2, case,
+    out, w = _tensors(ctx, ctx.call(student, x, mem, mem, keep[:, None, None, :], case=case), 2, case,
                       "MultiHeadAttention")
     ref_out, w_ref = theirs(x, mem, mem, key_padding_mask=~keep, average_attn_weights=False)
     ctx.expect(out.shape == ref_out.shape and w.shape == w_ref.shape and torch.allclose(out.detach(), ref_out, atol=1e-10)
@@ -213,7 +209,7 @@ def _hidden_mha(ctx: Context, impl) -> None:
 
 def _hidden_pe(ctx: Context, impl) -> None:
     case = "sinusoidal_positional_encoding(5000, 512)"
-    pe = _tensors(ctx, _call(ctx, impl, 5000, 512, case=case), 1, case, "sinusoidal_positional_encoding")[0]
+    pe = _tensors(ctx, ctx.call(impl, 5000, 512, case=case), 1, case, "sinusoidal_positional_encoding")[0]
     ctx.expect(tuple(pe.shape) == (5000, 512) and pe.dtype == torch.float32,
                "sinusoidal_positional_encoding(5000, 512) must be a float32 (5000, 512) tensor", case)
     p = torch.arange(5000, dtype=_F64)[:, None]
@@ -225,7 +221,7 @@ def _hidden_pe(ctx: Context, impl) -> None:
     ctx.expect(torch.allclose(norms, torch.full_like(norms, 16.0), atol=1e-3),
                "every row must have norm sqrt(d_model / 2) (sin^2 + cos^2 = 1 per pair)", case)
     case = "sinusoidal_positional_encoding(40, 8): PE[p + 7] is a rotation of PE[p]"
-    small = _tensors(ctx, _call(ctx, impl, 40, 8, case=case), 1, case, "sinusoidal_positional_encoding")[0]
+    small = _tensors(ctx, ctx.call(impl, 40, 8, case=case), 1, case, "sinusoidal_positional_encoding")[0]
     ctx.expect(tuple(small.shape) == (40, 8), f"sinusoidal_positional_encoding(40, 8) has shape {tuple(small.shape)}",
                case)
     small = small.double()
@@ -238,15 +234,15 @@ def _hidden_pe(ctx: Context, impl) -> None:
 
 def _hidden_causal(ctx: Context, impl) -> None:
     case = "causal_mask(1)"
-    one = _tensors(ctx, _call(ctx, impl, 1, case=case), 1, case, "causal_mask")[0]
+    one = _tensors(ctx, ctx.call(impl, 1, case=case), 1, case, "causal_mask")[0]
     ctx.expect(one.dtype == torch.bool and one.tolist() == [[True]], "causal_mask(1) must be [[True]]", case)
     case = "causal_mask(300)"
-    big = _tensors(ctx, _call(ctx, impl, 300, case=case), 1, case, "causal_mask")[0]
+    big = _tensors(ctx, ctx.call(impl, 300, case=case), 1, case, "causal_mask")[0]
     ctx.expect(tuple(big.shape) == (300, 300) and int(big.sum()) == 300 * 301 // 2 and bool(big.diagonal().all()),
                "causal_mask(300): wrong number of True entries or a False diagonal", case)
     ctx.expect(not bool(big.triu(1).any()), "causal_mask(300): a position may not attend to a later one", case)
     case = "causal_mask(6, device=meta)"
-    meta = _tensors(ctx, _call(ctx, impl, 6, device=torch.device("meta"), case=case), 1, case, "causal_mask")[0]
+    meta = _tensors(ctx, ctx.call(impl, 6, device=torch.device("meta"), case=case), 1, case, "causal_mask")[0]
     ctx.expect(meta.device.type == "meta" and tuple(meta.shape) == (6, 6) and meta.dtype == torch.bool,
                "causal_mask(6, device=meta) must be created on the meta device", case)
 
@@ -256,12 +252,12 @@ def _hidden_padding(ctx: Context, impl) -> None:
     lengths = torch.randint(0, 21, (100,), generator=g)
     case = "a batch of 100 lengths from 0 to 20, max_len=20"
     given = lengths.clone()
-    m = _tensors(ctx, _call(ctx, impl, given, 20, case=case), 1, case, "padding_mask")[0]
+    m = _tensors(ctx, ctx.call(impl, given, 20, case=case), 1, case, "padding_mask")[0]
     ctx.expect(m.dtype == torch.bool and tuple(m.shape) == (100, 20), "wrong dtype or shape for a batch of 100", case)
     ctx.expect(torch.equal(m.sum(1), lengths.clamp(max=20)) and torch.equal(given, lengths),
                "each row must hold exactly `length` True values (and lengths must not be modified)", case)
     case = "int32 lengths"
-    m32 = _tensors(ctx, _call(ctx, impl, lengths.int(), 20, case=case), 1, case, "padding_mask")[0]
+    m32 = _tensors(ctx, ctx.call(impl, lengths.int(), 20, case=case), 1, case, "padding_mask")[0]
     ctx.expect(m32.shape == m.shape and torch.equal(m32, m), "int32 lengths must give the same mask", case)
     ctx.expect(bool(m[:, 0].eq(lengths > 0).all()), "position 0 is a real token whenever the length is positive", case)
 
@@ -302,7 +298,7 @@ def _hidden_encoder(ctx: Context, impl) -> None:
     keep = torch.arange(7)[None, :] < torch.tensor([7, 5, 2])[:, None]
     case = "against nn.TransformerEncoderLayer (post-LN, ReLU) with the same weights and a padding mask, float64"
     with torch.no_grad():
-        out = _tensors(ctx, _call(ctx, student, x, keep[:, None, None, :], case=case), 1, case, "EncoderLayer")[0]
+        out = _tensors(ctx, ctx.call(student, x, keep[:, None, None, :], case=case), 1, case, "EncoderLayer")[0]
         ref_out = theirs(x, src_key_padding_mask=~keep)
     ctx.expect(out.shape == ref_out.shape and torch.allclose(out[keep], ref_out[keep], atol=1e-8),
                "differs from nn.TransformerEncoderLayer (post-LN, ReLU) with the same weights and a padding mask", case)
@@ -310,7 +306,7 @@ def _hidden_encoder(ctx: Context, impl) -> None:
     noisy = x.clone()
     noisy[~keep] = 100.0
     with torch.no_grad():
-        out2 = _tensors(ctx, _call(ctx, student, noisy, keep[:, None, None, :], case=case), 1, case, "EncoderLayer")[0]
+        out2 = _tensors(ctx, ctx.call(student, noisy, keep[:, None, None, :], case=case), 1, case, "EncoderLayer")[0]
     ctx.expect(torch.allclose(out[keep], out2[keep], atol=1e-8),
                "the padding changes the outputs of the real tokens (is the mask passed to self_attn?)", case)
 
@@ -326,7 +322,7 @@ def _hidden_decoder(ctx: Context, impl) -> None:
     tgt = torch.ones(6, 6, dtype=torch.bool).tril()
     case = "against nn.TransformerDecoderLayer (post-LN) with the same weights and a causal mask, float64"
     with torch.no_grad():
-        out = _tensors(ctx, _call(ctx, student, x, memory, tgt_mask=tgt, case=case), 1, case, "DecoderLayer")[0]
+        out = _tensors(ctx, ctx.call(student, x, memory, tgt_mask=tgt, case=case), 1, case, "DecoderLayer")[0]
         ref_out = theirs(x, memory, tgt_mask=~tgt)
     ctx.expect(out.shape == ref_out.shape and torch.allclose(out, ref_out, atol=1e-8),
                "differs from nn.TransformerDecoderLayer (post-LN) with the same weights and a causal mask", case)
@@ -334,7 +330,7 @@ def _hidden_decoder(ctx: Context, impl) -> None:
     future = x.clone()
     future[:, 4:] = 0.0
     with torch.no_grad():
-        out2 = _tensors(ctx, _call(ctx, student, future, memory, tgt_mask=tgt, case=case), 1, case, "DecoderLayer")[0]
+        out2 = _tensors(ctx, ctx.call(student, future, memory, tgt_mask=tgt, case=case), 1, case, "DecoderLayer")[0]
     ctx.expect(torch.allclose(out[:, :4], out2[:, :4], atol=1e-8),
                "with a causal tgt_mask, changing positions 4 and 5 changes earlier outputs", case)
 
@@ -355,9 +351,9 @@ def _hidden_transcribe(ctx: Context, impl) -> None:
     dna = _dna(509, 5000)
     expected = dna.translate(str.maketrans("ACGT", "UGCA"))
     case = "a random template strand of 5000 bases"
-    _equal(ctx, _call(ctx, impl, dna, case=case), expected, "wrong mRNA for a random strand of 5000 bases", case)
+    _equal(ctx, ctx.call(impl, dna, case=case), expected, "wrong mRNA for a random strand of 5000 bases", case)
     case = "lower-case input"
-    _equal(ctx, _call(ctx, impl, dna[:50].lower(), case=case), expected[:50],
+    _equal(ctx, ctx.call(impl, dna[:50].lower(), case=case), expected[:50],
            "lower-case input must give the upper-case mRNA", case)
     for bad in ("ACGU", "ACNT", "AC GT"):
         _raises(ctx, impl, bad, case=f"transcribe({bad!r})", headline=f"transcribe({bad!r}) must raise ValueError")
@@ -368,13 +364,13 @@ def _hidden_translate(ctx: Context, impl) -> None:
     for (a, b, c), aa in zip(itertools.product("UCAG", repeat=3), amino):
         codon, want = a + b + c, ("" if aa == "*" else aa)
         case = f"translate({codon!r})"
-        got = _call(ctx, impl, codon, case=case)
+        got = ctx.call(impl, codon, case=case)
         ctx.expect(got == want and type(got) is str, f"translate({codon!r}) gave {got!r}, expected {want!r}", case)
     for seq, want, headline in (("UAAAUG", "", "a stop codon first gives the empty protein"),
                                 ("AUGGC", "M", "the incomplete last codon must be ignored"),
                                 ("augUGGuaa", "MW", "mixed case must be accepted")):
         case = f"translate({seq!r})"
-        _equal(ctx, _call(ctx, impl, seq, case=case), want, headline, case)
+        _equal(ctx, ctx.call(impl, seq, case=case), want, headline, case)
     for bad in ("AUGUAAXYZ", "AUGTTT"):
         _raises(ctx, impl, bad, case=f"translate({bad!r})",
                 headline=f"translate({bad!r}) must raise ValueError (a letter other than A/C/G/U, even after a stop)")
@@ -382,12 +378,12 @@ def _hidden_translate(ctx: Context, impl) -> None:
 
 def _hidden_kmer_tokenize(ctx: Context, impl) -> None:
     case = "kmer_tokenize('GATTACA', 7)"
-    _equal(ctx, _call(ctx, impl, "GATTACA", 7, case=case), ["GATTACA"], "k = len(seq) gives exactly one k-mer", case)
+    _equal(ctx, ctx.call(impl, "GATTACA", 7, case=case), ["GATTACA"], "k = len(seq) gives exactly one k-mer", case)
     case = "kmer_tokenize('gat', 1)"
-    _equal(ctx, _call(ctx, impl, "gat", 1, case=case), ["G", "A", "T"], "k = 1 gives the upper-case bases", case)
+    _equal(ctx, ctx.call(impl, "gat", 1, case=case), ["G", "A", "T"], "k = 1 gives the upper-case bases", case)
     dna = _dna(510, 3000)
     case = "a sequence of 3000 bases, k=6"
-    tokens = _call(ctx, impl, dna, 6, case=case)
+    tokens = ctx.call(impl, dna, 6, case=case)
     _equal(ctx, tokens, [dna[i:i + 6] for i in range(2995)], "wrong k-mers for a sequence of 3000 bases", case)
     for args in (("ACGN", 2), ("ACGT", 0), ("ACG", 4), ("ACGU", 2)):
         _raises(ctx, impl, *args, case=f"kmer_tokenize{args!r}", headline=f"kmer_tokenize{args!r} must raise ValueError")
@@ -396,10 +392,10 @@ def _hidden_kmer_tokenize(ctx: Context, impl) -> None:
 def _hidden_kmer_vocab(ctx: Context, impl) -> None:
     case = "build_kmer_vocab(1)"
     want = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "A": 5, "C": 6, "G": 7, "T": 8}
-    v1 = _call(ctx, impl, 1, case=case)
+    v1 = ctx.call(impl, 1, case=case)
     ctx.expect(isinstance(v1, dict) and v1 == want, f"build_kmer_vocab(1) is {str(v1)[:200]}", case)
     case = "build_kmer_vocab(6)"
-    v6 = _call(ctx, impl, 6, case=case)
+    v6 = ctx.call(impl, 6, case=case)
     ok = isinstance(v6, dict) and len(v6) == 4101 and sorted(v6.values()) == list(range(4101))
     ctx.expect(ok, "build_kmer_vocab(6) must hold 4101 tokens with the ids 0..4100", case)
     ok = v6.get("AAAAAA") == 5 and v6.get("AAAAAC") == 6 and v6.get("ACGTAC") == 5 + 0b000110110001 and \
@@ -416,7 +412,7 @@ def _hidden_span_mask(ctx: Context, impl) -> None:
     original = ids.clone()
     case = "64 rows of 200 tokens, k=6, mask_prob=0.15, generator seed 1"
     args = ids.clone()
-    masked_ids, labels = _tensors(ctx, _call(ctx, impl, args, 6, 0.15, _gen(1), case=case), 2, case, "span_mask")
+    masked_ids, labels = _tensors(ctx, ctx.call(impl, args, 6, 0.15, _gen(1), case=case), 2, case, "span_mask")
     ctx.expect(torch.equal(args, original), "span_mask must not modify input_ids", case)
     maskable = (ids != 0) & (ids != 2) & (ids != 3)
     masked = masked_ids == 4
@@ -434,10 +430,10 @@ def _hidden_span_mask(ctx: Context, impl) -> None:
                f"{len(short)} of {len(runs)} masked runs inside the rows are shorter than k = 6 (spans must be contiguous)",
                case)
     case = "the same generator seed gives the same mask"
-    again = _tensors(ctx, _call(ctx, impl, ids.clone(), 6, 0.15, _gen(1), case=case), 2, case, "span_mask")[0]
+    again = _tensors(ctx, ctx.call(impl, ids.clone(), 6, 0.15, _gen(1), case=case), 2, case, "span_mask")[0]
     ctx.expect(torch.equal(again, masked_ids), "the same generator seed must give the same mask", case)
     case = "mask_prob=0"
-    none = _tensors(ctx, _call(ctx, impl, ids.clone(), 6, 0.0, _gen(2), case=case), 2, case, "span_mask")[0]
+    none = _tensors(ctx, ctx.call(impl, ids.clone(), 6, 0.0, _gen(2), case=case), 2, case, "span_mask")[0]
     ctx.expect(torch.equal(none, ids), "mask_prob=0 must mask nothing", case)
 
 

@@ -116,7 +116,6 @@ class Worker:
         self.starts = 0
         self.item: str | None = None
         self._tmp: str | None = None
-        self._handles: dict[str, int] = {}
 
     # ---- process ------------------------------------------------------------------------
 
@@ -291,20 +290,14 @@ class Worker:
     def _settings(self) -> CallSettings:
         return _settings.get() or CallSettings(item=self.item)
 
-    def encode_args(self, values: Any) -> tuple[Any, list[bytes], list[torch.Tensor]]:
-        tensors: list[torch.Tensor] = []
-
+    def encode_args(self, values: Any) -> tuple[Any, list[bytes]]:
         def on_object(obj):
             if is_remote(obj) and obj._worker is self:
                 return obj._ref()
             raise wire.WireError(f"cannot send a {type(obj).__name__} to the worker")
 
-        def on_tensor(t):
-            tensors.append(t)
-            return None
-
-        enc = wire.Encoder(on_object=on_object, on_tensor=on_tensor)
-        return enc.encode(values), enc.blobs, tensors
+        enc = wire.Encoder(on_object=on_object)
+        return enc.encode(values), enc.blobs
 
     def decode(self, value: Any, blob: bytes) -> Any:
         def on_object(body):
@@ -320,15 +313,13 @@ class Worker:
 
     def call(self, ref: dict, args: tuple, kwargs: dict, *, catch: bool = False):
         s = self._settings()
-        (args_j, kwargs_j), blobs, tensors = self._encode_pair(args, kwargs)
+        (args_j, kwargs_j), blobs = self._encode_pair(args, kwargs)
         msg = {"op": "call", "fn": ref, "args": args_j, "kwargs": kwargs_j, "grad": torch.is_grad_enabled(),
                "strict_device": s.strict_device, "time_limit": max(s.time_limit, 0.01), "item": s.item,
-               "catch": catch, "arg_handles": True}
+               "catch": catch}
         reply, blob = self.request(msg, blobs, timeout=max(s.time_limit, 0.01) + GRACE)
         if "error" in reply:
             raise _rebuild_exception(reply["error"])
-        arg_tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
         for key, handle in reply.get("arg_handles", {}).items():
             i = int(key)
             if i < len(args) and isinstance(args[i], torch.Tensor) and handle is not None:
@@ -339,15 +330,14 @@ class Worker:
             if i < len(args) and isinstance(args[i], torch.Tensor) and new.shape == args[i].shape:
                 with torch.no_grad():
                     args[i].copy_(new.to(args[i].device))
-        del arg_tensors, positions, tensors
         if "raised" in reply:
             return ("error", _rebuild_exception(reply["raised"]))
         result = self.decode(reply["result"], blob)
         return ("ok", result) if catch else result
 
     def _encode_pair(self, args, kwargs):
-        enc_args, blobs, tensors = self.encode_args((tuple(args), dict(kwargs)))
-        return (enc_args["T"][0], enc_args["T"][1]), blobs, tensors
+        enc_args, blobs = self.encode_args((tuple(args), dict(kwargs)))
+        return (enc_args["T"][0], enc_args["T"][1]), blobs
 
     def handle_of(self, t: torch.Tensor) -> int:
         info = getattr(t, "_cs502_remote", None)
@@ -368,7 +358,7 @@ class Worker:
 
     def module_op(self, ref: dict, what: str, **extra) -> Any:
         s = self._settings()
-        enc = wire.Encoder(on_tensor=lambda t: None)
+        enc = wire.Encoder()
         msg = {"op": "module", "module": ref, "what": what, "strict_device": False, "item": s.item,
                "time_limit": max(min(s.time_limit, 10.0), 0.5), "grad": torch.is_grad_enabled()}
         for key, value in extra.items():
