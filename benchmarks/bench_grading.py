@@ -15,7 +15,7 @@ import torch
 import cs502_lib
 import cs502_lib.bio as bio
 import cs502_lib.grading as grading
-from cs502_lib.grading import attention, dnabert, positions_masks, rnn_lstm, transformer
+from cs502_lib.grading import attention, masking, positions_masks, rnn_lstm, transformer
 
 from ._timing import Result, compare
 
@@ -82,7 +82,7 @@ def _bare_calls() -> None:
     bio.kmer_tokenize("ACGTACGTAC", 6)
     for k in (1, 2, 3, 6):
         bio.build_kmer_vocab(k)
-    ids = dnabert._batch(40, 16, 64, 6)
+    ids = masking._batch(40, 16, 64, 6)
     for seed in range(12):
         bio.span_mask(ids, 6, 0.15, torch.Generator().manual_seed(seed))
 

@@ -69,7 +69,8 @@ def _fresh_grading():
     """Re-execute every loaded ``cs502_lib.grading`` module from its file, the engine first."""
     import cs502_lib.grading  # noqa: F401 - loads the package if the notebook has not
 
-    engine = ["registry", "guards", "report", "deadline", "attribution", "calls", "context", "modules", "run", "catalog"]
+    engine = ["registry", "guards", "report", "deadline", "attribution", "calls", "context", "modules", "run", "catalog",
+              "hidden"]
     order = [f"cs502_lib.grading.{name}" for name in engine]  # each after the modules it imports from
     loaded = sorted(n for n in sys.modules if n.startswith("cs502_lib.grading.") and n not in order)
     for name in order + loaded + ["cs502_lib.grading"]:
@@ -94,7 +95,8 @@ def grade(name: str, impl: object, *, device=None, show: bool = True):
 
 
 def grade_hidden(name: str, impl: object, *, show: bool = True):
-    """Run the hidden tests of the graded ``name`` (:mod:`cs502_lib.grading.hidden`) on ``impl``, as :func:`grade`."""
+    """Run the hidden tests of the graded ``name`` (its suite ``hidden_<name>``, next to its check) on ``impl``,
+    as :func:`grade`."""
     return _run(name, impl, hidden=True, device=None, show=show)
 
 

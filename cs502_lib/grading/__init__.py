@@ -4,7 +4,7 @@ Each check takes the student's function (or class), runs it on seeded cases on t
 CPU, on the ``meta`` device under a strict device guard, and on CUDA when present,
 and either returns a :class:`CheckReport` or raises :class:`GradingError` whose
 message says what failed, on which case, expected versus got, and the most likely
-cause in plain words::
+cause in plain words. Every ``check_<...>`` named in :mod:`.registry` is exported here::
 
     from cs502_lib.grading import check_scaled_dot_product_attention
     check_scaled_dot_product_attention(scaled_dot_product_attention)
@@ -19,37 +19,24 @@ and the likely cause of an error), :mod:`.calls` (calling student code under the
 :mod:`.context` (a case run and compared with the reference), :mod:`.modules` (the
 student's nn.Module built with the reference weights), :mod:`.run` (devices, ``run_check``);
 :mod:`.guards` (delegation and device guards), :mod:`.catalog` (the diagnosed mistakes),
-and one module of checks per assignment. The clean verdict: :mod:`.verdict`, :mod:`.remote`
+and the modules of checks, each holding its items' public checks and hidden suites (named by the
+registry: :mod:`.rnn_lstm`, :mod:`.attention`, :mod:`.positions_masks`, :mod:`.transformer`, :mod:`.strings`,
+:mod:`.masking`), run by :mod:`.run` and :mod:`.hidden`. The clean verdict: :mod:`.verdict`, :mod:`.remote`
 and :mod:`.worker` (the student's code in a sandboxed process), :mod:`.wire`, :mod:`.scan`.
 """
 
-from .attention import check_multi_head_attention, check_scaled_dot_product_attention
+from . import registry as _registry
 from .report import CheckReport, GradingError
-from .dnabert import check_kmer_tokenize, check_kmer_vocab, check_span_mask, check_transcribe, check_translate
-from .positions_masks import check_causal_mask, check_padding_mask, check_positional_encoding
-from .rnn_lstm import check_lstm_cell, check_rnn_cell
-from .transformer import check_decoder_layer, check_encoder_layer
 
-__all__ = [
-    "GradingError",
-    "CheckReport",
-    # rnn_lstm
-    "check_rnn_cell",
-    "check_lstm_cell",
-    # attention
-    "check_scaled_dot_product_attention",
-    "check_multi_head_attention",
-    # positions_masks
-    "check_positional_encoding",
-    "check_causal_mask",
-    "check_padding_mask",
-    # transformer
-    "check_encoder_layer",
-    "check_decoder_layer",
-    # dnabert
-    "check_transcribe",
-    "check_translate",
-    "check_kmer_tokenize",
-    "check_kmer_vocab",
-    "check_span_mask",
-]
+
+def _export_checks() -> list[str]:
+    """Put the check of every graded item of the registry into this package; their names, in registry order."""
+    names = []
+    for it in _registry.ITEMS:
+        globals()[it.check] = it.check_object()
+        names.append(it.check)
+    return names
+
+
+# check_<name> for every graded name: check_rnn_cell, check_lstm_cell, check_scaled_dot_product_attention, ...
+__all__ = ["GradingError", "CheckReport", *_export_checks()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..nn.attention import MultiHeadAttention as _RefMHA
 from ..nn.attention import scaled_dot_product_attention as _ref_sdpa
@@ -10,6 +11,7 @@ from . import catalog
 from .attribution import student_location
 from .context import Case, Context
 from .guards import attempt, reference_item, shielded, torch_refused_modules
+from .hidden import F64, copy_mha, param_grads, seeded, tensors
 from .modules import build_module, check_deterministic
 from .report import CheckReport, GradingError
 from .run import run_check
@@ -277,3 +279,67 @@ def _mha_behaviour(ctx: Context, student) -> None:
         ctx.expect(torch.allclose(w1.cpu().double().sum(-1), ones, atol=ctx.behaviour_atol),
                    "the attention weights of a query do not sum to 1", label,
                    "the softmax must run over the keys (dim=-1).")
+
+
+# --------------------------------------------------------------------------- hidden tests
+# hidden_<name>(ctx, impl): the suite of the hidden test cell hidden_<name>, run by grading.hidden.run_hidden.
+
+
+def hidden_scaled_dot_product_attention(ctx: Context, impl) -> None:
+    g = seeded(504)
+    q = torch.randn(2, 3, 4, 5, 16, generator=g, dtype=F64)
+    k = torch.randn(2, 3, 4, 7, 16, generator=g, dtype=F64)
+    v = torch.randn(2, 3, 4, 7, 9, generator=g, dtype=F64)
+    mask = torch.rand(5, 7, generator=g) > 0.4
+    mask[:, 0] = True  # every query keeps at least one key
+    case = "three batch dimensions, d_v=9, a (Lq, Lk) mask, float64"
+    with torch.no_grad():
+        out, w = tensors(ctx, ctx.call(impl, q, k, v, mask, case=case), 2, case, "scaled_dot_product_attention")
+    ctx.expect(tuple(out.shape) == (2, 3, 4, 5, 9) and tuple(w.shape) == (2, 3, 4, 5, 7),
+               f"with three batch dimensions and d_v=9 the shapes are {tuple(out.shape)} and {tuple(w.shape)}, "
+               "expected (2, 3, 4, 5, 9) and (2, 3, 4, 5, 7)", case)
+    w_ref = (q @ k.transpose(-2, -1) / 4.0).masked_fill(~mask, float("-inf")).softmax(-1)
+    ctx.expect(torch.allclose(w, w_ref, atol=1e-10) and torch.allclose(out, w_ref @ v, atol=1e-10),
+               "wrong values with several batch dimensions and a (Lq, Lk) mask", case)
+    ctx.expect(bool((w[..., ~mask] == 0).all()), "masked keys must get a weight of exactly 0", case)
+    case = "d_k=512 and large values (float32)"
+    big_q = torch.randn(2, 6, 512, generator=g) * 4
+    with torch.no_grad():
+        out, w = tensors(ctx, ctx.call(impl, big_q, big_q, big_q, case=case), 2, case, "scaled_dot_product_attention")
+    ctx.expect(bool(torch.isfinite(out).all()) and w.shape == (2, 6, 6)
+               and torch.allclose(w.sum(-1), torch.ones(2, 6), atol=1e-5),
+               "with d_k=512 and large values the result is not finite or its rows do not sum to 1", case)
+
+
+def _torch_mha(ref: nn.Module, d_model: int, heads: int) -> nn.MultiheadAttention:
+    """PyTorch's nn.MultiheadAttention (float64) with the weights of a cs502_lib MultiHeadAttention."""
+    theirs = nn.MultiheadAttention(d_model, heads, batch_first=True).double()
+    copy_mha(ref, theirs)
+    return theirs.eval()
+
+
+_MHA_HIDDEN_CONTRACT = "MultiHeadAttention(d_model, num_heads) has w_q, w_k, w_v, w_o, each nn.Linear(d_model, d_model)."
+
+
+def hidden_MultiHeadAttention(ctx: Context, impl) -> None:
+    ctx.expect_error(impl, 10, 3, case="MultiHeadAttention(10, 3)",
+                     cause="MultiHeadAttention(10, 3) must raise ValueError (10 is not divisible by 3).")
+    torch.manual_seed(505)
+    student, ref = build_module(ctx, impl, _RefMHA, (12, 3), _MHA_HIDDEN_CONTRACT)
+    student = student.double()
+    theirs = _torch_mha(ref, 12, 3)
+    g = seeded(505)
+    x = torch.randn(2, 5, 12, generator=g, dtype=F64)
+    mem = torch.randn(2, 8, 12, generator=g, dtype=F64)
+    keep = torch.ones(2, 8, dtype=torch.bool)
+    keep[1, 6:] = False
+    case = "cross-attention with a key padding mask (B, 1, 1, Lk) against nn.MultiheadAttention, float64"
+    out, w = tensors(ctx, ctx.call(student, x, mem, mem, keep[:, None, None, :], case=case), 2, case,
+                     "MultiHeadAttention")
+    ref_out, w_ref = theirs(x, mem, mem, key_padding_mask=~keep, average_attn_weights=False)
+    ctx.expect(out.shape == ref_out.shape and w.shape == w_ref.shape and torch.allclose(out.detach(), ref_out, atol=1e-10)
+               and torch.allclose(w.detach(), w_ref, atol=1e-10),
+               "cross-attention with a key padding mask differs from nn.MultiheadAttention with the same weights", case)
+    grads = param_grads(ctx, student, out, case + ", backward")
+    missing = [n for n, gr in grads.items() if gr is None or not bool(gr.abs().sum() > 0)]
+    ctx.expect(not missing, f"no gradient reaches {missing}", case + ", backward")

@@ -10,6 +10,7 @@ from ..nn.positional import sinusoidal_positional_encoding as _ref_pe
 from . import catalog
 from .context import DEVICE, Case, Context
 from .guards import reference_item, shielded, torch_refused_modules
+from .hidden import F64, seeded, tensors
 from .report import CheckReport
 from .run import run_check
 
@@ -80,3 +81,62 @@ def check_padding_mask(impl, *, device=None, time_limit=None) -> CheckReport:
             ctx.run_case(case, impl, _ref_padding, names=("mask",), variants=catalog.padding_variants())
 
     return run_check("padding_mask", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
+
+
+# --------------------------------------------------------------------------- hidden tests
+# hidden_<name>(ctx, impl): the suite of the hidden test cell hidden_<name>, run by grading.hidden.run_hidden.
+
+
+def hidden_sinusoidal_positional_encoding(ctx: Context, impl) -> None:
+    case = "sinusoidal_positional_encoding(5000, 512)"
+    pe = tensors(ctx, ctx.call(impl, 5000, 512, case=case), 1, case, "sinusoidal_positional_encoding")[0]
+    ctx.expect(tuple(pe.shape) == (5000, 512) and pe.dtype == torch.float32,
+               "sinusoidal_positional_encoding(5000, 512) must be a float32 (5000, 512) tensor", case)
+    p = torch.arange(5000, dtype=F64)[:, None]
+    angles = p / 10000.0 ** (torch.arange(0, 512, 2, dtype=F64) / 512)
+    ctx.expect(torch.allclose(pe[:, 0::2].double(), angles.sin(), atol=2e-3)
+               and torch.allclose(pe[:, 1::2].double(), angles.cos(), atol=2e-3),
+               "values are off for far positions (up to 4999)", case)
+    norms = pe.double().norm(dim=1)
+    ctx.expect(torch.allclose(norms, torch.full_like(norms, 16.0), atol=1e-3),
+               "every row must have norm sqrt(d_model / 2) (sin^2 + cos^2 = 1 per pair)", case)
+    case = "sinusoidal_positional_encoding(40, 8): PE[p + 7] is a rotation of PE[p]"
+    small = tensors(ctx, ctx.call(impl, 40, 8, case=case), 1, case, "sinusoidal_positional_encoding")[0]
+    ctx.expect(tuple(small.shape) == (40, 8), f"sinusoidal_positional_encoding(40, 8) has shape {tuple(small.shape)}",
+               case)
+    small = small.double()
+    theta = 7 / 10000.0 ** (torch.arange(0, 8, 2, dtype=F64) / 8)
+    sin_k, cos_k = theta.sin(), theta.cos()
+    s, c = small[:-7, 0::2], small[:-7, 1::2]
+    shifted = torch.stack([s * cos_k + c * sin_k, c * cos_k - s * sin_k], dim=-1).reshape(33, 8)
+    ctx.expect(torch.allclose(small[7:], shifted, atol=1e-5), "PE[p + 7] is not a rotation of PE[p] pair by pair", case)
+
+
+def hidden_causal_mask(ctx: Context, impl) -> None:
+    case = "causal_mask(1)"
+    one = tensors(ctx, ctx.call(impl, 1, case=case), 1, case, "causal_mask")[0]
+    ctx.expect(one.dtype == torch.bool and one.tolist() == [[True]], "causal_mask(1) must be [[True]]", case)
+    case = "causal_mask(300)"
+    big = tensors(ctx, ctx.call(impl, 300, case=case), 1, case, "causal_mask")[0]
+    ctx.expect(tuple(big.shape) == (300, 300) and int(big.sum()) == 300 * 301 // 2 and bool(big.diagonal().all()),
+               "causal_mask(300): wrong number of True entries or a False diagonal", case)
+    ctx.expect(not bool(big.triu(1).any()), "causal_mask(300): a position may not attend to a later one", case)
+    case = "causal_mask(6, device=meta)"
+    meta = tensors(ctx, ctx.call(impl, 6, device=torch.device("meta"), case=case), 1, case, "causal_mask")[0]
+    ctx.expect(meta.device.type == "meta" and tuple(meta.shape) == (6, 6) and meta.dtype == torch.bool,
+               "causal_mask(6, device=meta) must be created on the meta device", case)
+
+
+def hidden_padding_mask(ctx: Context, impl) -> None:
+    g = seeded(506)
+    lengths = torch.randint(0, 21, (100,), generator=g)
+    case = "a batch of 100 lengths from 0 to 20, max_len=20"
+    given = lengths.clone()
+    m = tensors(ctx, ctx.call(impl, given, 20, case=case), 1, case, "padding_mask")[0]
+    ctx.expect(m.dtype == torch.bool and tuple(m.shape) == (100, 20), "wrong dtype or shape for a batch of 100", case)
+    ctx.expect(torch.equal(m.sum(1), lengths.clamp(max=20)) and torch.equal(given, lengths),
+               "each row must hold exactly `length` True values (and lengths must not be modified)", case)
+    case = "int32 lengths"
+    m32 = tensors(ctx, ctx.call(impl, lengths.int(), 20, case=case), 1, case, "padding_mask")[0]
+    ctx.expect(m32.shape == m.shape and torch.equal(m32, m), "int32 lengths must give the same mask", case)
+    ctx.expect(bool(m[:, 0].eq(lengths > 0).all()), "position 0 is a real token whenever the length is positive", case)

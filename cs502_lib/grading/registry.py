@@ -8,9 +8,15 @@ Conventions every assignment follows (the nbgrader ``grade_id`` of each cell):
 
 * the solution cell of a graded name has ``grade_id == name``;
 * its public test cell is ``test_<name>`` (``points``), its hidden tests ``hidden_<name>`` (``hidden_points``);
-* the notebook is ``solutions/<assignment>/<assignment>.ipynb`` (and the same under ``exercises/``).
+* the notebook is ``solutions/<assignment>/<assignment>.ipynb`` (and the same under ``exercises/``);
+* the check ``check_<...>`` and the hidden suite ``hidden_<name>(ctx, impl)`` are defined together in
+  ``cs502_lib/grading/<module>.py`` (``module`` defaults to the assignment's name).
 
-This module imports nothing heavy: the reference objects are resolved on demand.
+So a new graded function is one line here, its cells in ``assignments/<assignment>.py`` and its check and
+hidden suite in its module: :mod:`cs502_lib.grading` exports every check listed here, and
+:func:`cs502_lib.grading.hidden.run_hidden` finds every hidden suite through this registry.
+
+This module imports nothing of cs502_lib: the checks, suites and references are resolved on demand.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class GradedItem:
     hidden_points: int  #: points of the hidden tests ``hidden_<name>``
     reference: str  #: ``module:attribute`` of cs502_lib's reference implementation
     kind: str = "function"  #: "function" or "class" (the check instantiates a class itself)
+    module: str = ""  #: the module of :mod:`cs502_lib.grading` with its check and hidden suite (default: assignment)
 
     @property
     def test_cell(self) -> str:
@@ -45,6 +52,19 @@ class GradedItem:
     def cells(self) -> dict[str, int]:
         """grade_id -> points of the two autograded cells of this item."""
         return {self.test_cell: self.points, self.hidden_cell: self.hidden_points}
+
+    @property
+    def module_name(self) -> str:
+        """The full name of the module that holds ``check_<...>`` and ``hidden_<name>``."""
+        return f"cs502_lib.grading.{self.module or self.assignment}"
+
+    def check_object(self):
+        """The public check of this item (its module imported on demand)."""
+        return getattr(importlib.import_module(self.module_name), self.check)
+
+    def hidden_suite(self):
+        """The body ``hidden_<name>(ctx, impl)`` of this item's hidden tests, defined next to its check."""
+        return getattr(importlib.import_module(self.module_name), self.hidden_cell)
 
     def reference_object(self):
         """cs502_lib's reference of this name (imported on demand)."""
@@ -70,11 +90,16 @@ ITEMS: tuple[GradedItem, ...] = (
                kind="class"),
     GradedItem("DecoderLayer", "transformer", "check_decoder_layer", 5, 1, "cs502_lib.nn.transformer:DecoderLayer",
                kind="class"),
-    GradedItem("transcribe", "dnabert", "check_transcribe", 2, 1, "cs502_lib.bio.sequences:transcribe"),
-    GradedItem("translate", "dnabert", "check_translate", 3, 1, "cs502_lib.bio.sequences:translate"),
-    GradedItem("kmer_tokenize", "dnabert", "check_kmer_tokenize", 2, 1, "cs502_lib.bio.kmers:kmer_tokenize"),
-    GradedItem("build_kmer_vocab", "dnabert", "check_kmer_vocab", 2, 1, "cs502_lib.bio.kmers:build_kmer_vocab"),
-    GradedItem("span_mask", "dnabert", "check_span_mask", 4, 1, "cs502_lib.bio.masking:span_mask"),
+    GradedItem("transcribe", "dnabert", "check_transcribe", 2, 1, "cs502_lib.bio.sequences:transcribe",
+               module="strings"),
+    GradedItem("translate", "dnabert", "check_translate", 3, 1, "cs502_lib.bio.sequences:translate",
+               module="strings"),
+    GradedItem("kmer_tokenize", "dnabert", "check_kmer_tokenize", 2, 1, "cs502_lib.bio.kmers:kmer_tokenize",
+               module="strings"),
+    GradedItem("build_kmer_vocab", "dnabert", "check_kmer_vocab", 2, 1, "cs502_lib.bio.kmers:build_kmer_vocab",
+               module="strings"),
+    GradedItem("span_mask", "dnabert", "check_span_mask", 4, 1, "cs502_lib.bio.masking:span_mask",
+               module="masking"),
 )
 
 _BY_NAME = {it.name: it for it in ITEMS}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..nn.rnn import lstm_cell as _ref_lstm_cell
 from ..nn.rnn import rnn_cell as _ref_rnn_cell
 from . import catalog
 from .context import Case, Context
 from .guards import reference_item, shielded, torch_refused_modules
+from .hidden import F64, seeded, tensors
 from .report import CheckReport
 from .run import run_check
 
@@ -123,3 +125,69 @@ def check_lstm_cell(impl, *, device=None, time_limit=None) -> CheckReport:
                 lambda out: out[0])
 
     return run_check("lstm_cell", impl, shielded(body), refused=refused, device=device, time_limit=time_limit)
+
+
+# --------------------------------------------------------------------------- hidden tests
+# hidden_<name>(ctx, impl): the suite of the hidden test cell hidden_<name>, run by grading.hidden.run_hidden.
+
+
+def hidden_rnn_cell(ctx: Context, impl) -> None:
+    g = seeded(502)
+    B, D, H = 3, 5, 7
+    W_xh = torch.randn(D, H, generator=g, dtype=F64) * 0.5
+    W_hh = torch.randn(H, H, generator=g, dtype=F64) / H**0.5
+    b_h = torch.randn(H, generator=g, dtype=F64) * 0.1
+    h_you = h_ref = torch.zeros(B, H, dtype=F64)
+    case = "60 steps unrolled in float64, B=3, D=5, H=7"
+    for _ in range(60):
+        x = torch.randn(B, D, generator=g, dtype=F64)
+        with torch.no_grad():
+            h_you = tensors(ctx, ctx.call(impl, x, h_you, W_xh, W_hh, b_h, case=case), 1, case, "rnn_cell")[0]
+        h_ref = torch.tanh(x @ W_xh + h_ref @ W_hh + b_h)
+        if tuple(h_you.shape) != (B, H):
+            break
+    ctx.expect(tuple(h_you.shape) == (B, H), f"after 60 steps the state has shape {tuple(h_you.shape)}, expected {(B, H)}",
+               case)
+    ctx.expect(h_you.dtype == F64, "float64 inputs must give a float64 state (no .float() inside)", case)
+    ctx.expect(torch.allclose(h_you, h_ref, atol=1e-10),
+               "unrolled over 60 steps in float64, the state drifts from tanh(x W_xh + h W_hh + b_h)", case)
+    case = "a batch of one sequence (B=1)"
+    one = tensors(ctx, ctx.call(impl, x[:1], h_ref[:1], W_xh, W_hh, b_h, case=case), 1, case, "rnn_cell")[0]
+    ctx.expect(tuple(one.shape) == (1, H), f"a batch of one sequence must give shape (1, {H}), got {tuple(one.shape)}",
+               case)
+    case = "gradients reach W_xh, W_hh and b_h"
+    params = [W.detach().clone().requires_grad_() for W in (W_xh, W_hh, b_h)]
+    out = tensors(ctx, ctx.call(impl, x, h_ref, *params, case=case), 1, case, "rnn_cell")[0]
+    grads = ctx.backward([out], params, [torch.ones_like(out)], ("W_xh", "W_hh", "b_h"), case)
+    ctx.expect(all(gr is not None and bool(gr.abs().sum() > 0) for gr in grads),
+               "the gradient does not reach W_xh, W_hh and b_h", case)
+
+
+def hidden_lstm_cell(ctx: Context, impl) -> None:
+    g = seeded(503)
+    B, D, H = 4, 3, 6
+    W_x = torch.randn(D, 4 * H, generator=g, dtype=F64) * 0.5
+    W_h = torch.randn(H, 4 * H, generator=g, dtype=F64) * 0.5
+    b = torch.randn(4 * H, generator=g, dtype=F64) * 0.5
+    torch_cell = nn.LSTMCell(D, H).double()
+    with torch.no_grad():
+        torch_cell.weight_ih.copy_(W_x.T)
+        torch_cell.weight_hh.copy_(W_h.T)
+        torch_cell.bias_ih.copy_(b)
+        torch_cell.bias_hh.zero_()
+    h = c = h_ref = c_ref = torch.zeros(B, H, dtype=F64)
+    case = "30 steps against PyTorch's nn.LSTMCell with the same weights, float64"
+    with torch.no_grad():
+        for _ in range(30):
+            x = torch.randn(B, D, generator=g, dtype=F64)
+            out = ctx.call(impl, x, h, c, W_x, W_h, b, case=case)
+            ctx.expect(isinstance(out, tuple) and len(out) == 2, "lstm_cell must return the tuple (h_new, c_new)", case)
+            h, c = tensors(ctx, out, 2, case, "lstm_cell")
+            h_ref, c_ref = torch_cell(x, (h_ref, c_ref))
+    ok = h.shape == h_ref.shape and c.shape == c_ref.shape and torch.allclose(h, h_ref, atol=1e-10) and \
+        torch.allclose(c, c_ref, atol=1e-10)
+    ctx.expect(ok, "over 30 steps, (h, c) differ from PyTorch's nn.LSTMCell with the same weights (gate order i, f, g, o?)",
+               case)
+    case = "a batch of one (B=1)"
+    h1, c1 = tensors(ctx, ctx.call(impl, x[:1], h_ref[:1], c_ref[:1], W_x, W_h, b, case=case), 2, case, "lstm_cell")
+    ctx.expect(tuple(h1.shape) == (1, H) and tuple(c1.shape) == (1, H), "a batch of one must give (1, H) states", case)

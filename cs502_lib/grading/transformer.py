@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..nn.transformer import DecoderLayer as _RefDecoder
 from ..nn.transformer import EncoderLayer as _RefEncoder
 from . import catalog
 from .context import Case, Context
 from .guards import reference_item, shielded, torch_refused_modules
+from .hidden import F64, copy_mha, seeded, tensors
 from .modules import build_module, check_deterministic
 from .report import CheckReport
 from .run import run_check
@@ -160,3 +162,80 @@ def _check_layer(name, impl, ref_cls, ref_name, sizes, contract, variants, behav
                 behaviour(ctx, student)
 
     return run_check(name, impl, shielded(body), refused=refused, device=device, time_limit=time_limit, kind="class")
+
+
+# --------------------------------------------------------------------------- hidden tests
+# hidden_<name>(ctx, impl): the suite of the hidden test cell hidden_<name>, run by grading.hidden.run_hidden.
+
+
+_ENC_HIDDEN = "EncoderLayer(d_model, num_heads, d_ff, dropout) with self_attn, ffn, norm1, norm2 and dropout."
+_DEC_HIDDEN = ("DecoderLayer(d_model, num_heads, d_ff, dropout) with self_attn, cross_attn, ffn, norm1, norm2, norm3, "
+               "dropout.")
+
+
+def _copy_layers(pairs) -> None:
+    with torch.no_grad():
+        for mine, ref in pairs:
+            ref.weight.copy_(mine.weight)
+            ref.bias.copy_(mine.bias)
+
+
+def _against_torch(ctx: Context, impl, ref_cls, args: tuple, contract: str, theirs: nn.Module, attention: dict,
+                   norms: int):
+    """The student's layer (float64, eval) with the reference weights, and ``theirs`` (PyTorch's layer) given the
+    same weights: ``attention`` maps our attention blocks to theirs; ``norms`` layer norms norm1.. are copied."""
+    student, ref = build_module(ctx, impl, ref_cls, args, contract)
+    theirs.double().eval()
+    for mine, their in attention.items():
+        copy_mha(getattr(ref, mine), getattr(theirs, their))
+    pairs = [(ref.ffn[0], theirs.linear1), (ref.ffn[2], theirs.linear2)]
+    pairs += [(getattr(ref, f"norm{i}"), getattr(theirs, f"norm{i}")) for i in range(1, norms + 1)]
+    _copy_layers(pairs)
+    return student.double().eval()
+
+
+def hidden_EncoderLayer(ctx: Context, impl) -> None:
+    torch.manual_seed(507)
+    theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    student = _against_torch(ctx, impl, _RefEncoder, (16, 4, 32, 0.0), _ENC_HIDDEN, theirs,
+                             {"self_attn": "self_attn"}, 2)
+    g = seeded(507)
+    x = torch.randn(3, 7, 16, generator=g, dtype=F64)
+    keep = torch.arange(7)[None, :] < torch.tensor([7, 5, 2])[:, None]
+    case = "against nn.TransformerEncoderLayer (post-LN, ReLU) with the same weights and a padding mask, float64"
+    with torch.no_grad():
+        out = tensors(ctx, ctx.call(student, x, keep[:, None, None, :], case=case), 1, case, "EncoderLayer")[0]
+        ref_out = theirs(x, src_key_padding_mask=~keep)
+    ctx.expect(out.shape == ref_out.shape and torch.allclose(out[keep], ref_out[keep], atol=1e-8),
+               "differs from nn.TransformerEncoderLayer (post-LN, ReLU) with the same weights and a padding mask", case)
+    case = "the padding (set to 100) changes nothing at the real tokens"
+    noisy = x.clone()
+    noisy[~keep] = 100.0
+    with torch.no_grad():
+        out2 = tensors(ctx, ctx.call(student, noisy, keep[:, None, None, :], case=case), 1, case, "EncoderLayer")[0]
+    ctx.expect(torch.allclose(out[keep], out2[keep], atol=1e-8),
+               "the padding changes the outputs of the real tokens (is the mask passed to self_attn?)", case)
+
+
+def hidden_DecoderLayer(ctx: Context, impl) -> None:
+    torch.manual_seed(508)
+    theirs = nn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, batch_first=True)
+    student = _against_torch(ctx, impl, _RefDecoder, (16, 2, 24, 0.0), _DEC_HIDDEN, theirs,
+                             {"self_attn": "self_attn", "cross_attn": "multihead_attn"}, 3)
+    g = seeded(508)
+    x = torch.randn(2, 6, 16, generator=g, dtype=F64)
+    memory = torch.randn(2, 9, 16, generator=g, dtype=F64)
+    tgt = torch.ones(6, 6, dtype=torch.bool).tril()
+    case = "against nn.TransformerDecoderLayer (post-LN) with the same weights and a causal mask, float64"
+    with torch.no_grad():
+        out = tensors(ctx, ctx.call(student, x, memory, tgt_mask=tgt, case=case), 1, case, "DecoderLayer")[0]
+        ref_out = theirs(x, memory, tgt_mask=~tgt)
+    ctx.expect(out.shape == ref_out.shape and torch.allclose(out, ref_out, atol=1e-8),
+               "differs from nn.TransformerDecoderLayer (post-LN) with the same weights and a causal mask", case)
+    case = "with a causal tgt_mask, changing positions 4 and 5 leaves earlier outputs unchanged"
+    future = x.clone()
+    future[:, 4:] = 0.0
+    with torch.no_grad():
+        out2 = tensors(ctx, ctx.call(student, future, memory, tgt_mask=tgt, case=case), 1, case, "DecoderLayer")[0]
+    ctx.expect(torch.allclose(out[:, :4], out2[:, :4], atol=1e-8),
+               "with a causal tgt_mask, changing positions 4 and 5 changes earlier outputs", case)

@@ -1,10 +1,9 @@
-"""Checks of the ``dnabert`` assignment: transcribe, translate, kmer_tokenize, build_kmer_vocab, span_mask.
+"""Checks of the ``dnabert`` assignment on Python strings and dicts: transcribe, translate, kmer_tokenize,
+build_kmer_vocab.
 
-The first four work on Python strings and dicts, so they run on the CPU only and
-compare exactly. ``span_mask`` is random: its check verifies properties (spans of k
-tokens, the masked fraction over many draws, special tokens untouched, labels,
-``[MASK]`` = 4, the input unchanged, reproducibility with a generator) rather than
-values, on the CPU, on ``meta`` (device placement) and on CUDA when present.
+They run on the CPU only and compare exactly: each case calls the student's function, compares its
+result with the reference's, and names the likely mistake by trying the known wrong variants.
+(``span_mask``, random and on tensors, is checked in :mod:`.masking`.)
 """
 
 from __future__ import annotations
@@ -16,19 +15,18 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..bio import kmers as _kmers
-from ..bio import masking as _masking
 from ..bio import sequences as _sequences
 from .attribution import student_location
 from .context import Context
 from .guards import attempt, reference_item, shielded, torch_refused_modules
+from .hidden import equal, raises, seeded_dna
 from .report import CheckReport
 from .run import run_check
 
-__all__ = ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_kmer_vocab", "check_span_mask"]
+__all__ = ["check_transcribe", "check_translate", "check_kmer_tokenize", "check_kmer_vocab"]
 
 _CPU_ONLY = [torch.device("cpu")]
 _BASES = "ACGT"
-PAD, UNK, CLS, SEP, MASK = _kmers.PAD_ID, _kmers.UNK_ID, _kmers.CLS_ID, _kmers.SEP_ID, _kmers.MASK_ID
 
 
 _attempt = attempt  # ("ok", result) or ("error", exception), so that the check can name a cause
@@ -341,159 +339,61 @@ def check_kmer_vocab(impl, *, device=None, time_limit=None) -> CheckReport:
                      devices=_CPU_ONLY)
 
 
-# --------------------------------------------------------------------------- span masking
+# --------------------------------------------------------------------------- hidden tests
+# hidden_<name>(ctx, impl): the suite of the hidden test cell hidden_<name>, run by grading.hidden.run_hidden.
 
 
-def _batch(seed: int, B: int, L: int, k: int, lengths: Sequence[int] | None = None) -> torch.Tensor:
-    """Token ids like a tokenizer's batch: [CLS] k-mer ids [SEP] then [PAD]s."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, 5 + 4 ** k, (B, L), generator=g)
-    lengths = lengths or [L] * B
-    for b, n in enumerate(lengths):
-        ids[b, 0] = CLS
-        ids[b, n - 1] = SEP
-        ids[b, n:] = PAD
-    return ids
+def hidden_transcribe(ctx: Context, impl) -> None:
+    dna = seeded_dna(509, 5000)
+    expected = dna.translate(str.maketrans("ACGT", "UGCA"))
+    case = "a random template strand of 5000 bases"
+    equal(ctx, ctx.call(impl, dna, case=case), expected, "wrong mRNA for a random strand of 5000 bases", case)
+    case = "lower-case input"
+    equal(ctx, ctx.call(impl, dna[:50].lower(), case=case), expected[:50],
+          "lower-case input must give the upper-case mRNA", case)
+    for bad in ("ACGU", "ACNT", "AC GT"):
+        raises(ctx, impl, bad, case=f"transcribe({bad!r})", headline=f"transcribe({bad!r}) must raise ValueError")
 
 
-def _runs(row: list[bool]) -> list[tuple[int, int]]:
-    """(start, length) of each run of True."""
-    out, start = [], None
-    for i, v in enumerate(row + [False]):
-        if v and start is None:
-            start = i
-        elif not v and start is not None:
-            out.append((start, i - start))
-            start = None
-    return out
+def hidden_translate(ctx: Context, impl) -> None:
+    amino = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+    for (a, b, c), aa in zip(itertools.product("UCAG", repeat=3), amino):
+        codon, want = a + b + c, ("" if aa == "*" else aa)
+        case = f"translate({codon!r})"
+        got = ctx.call(impl, codon, case=case)
+        ctx.expect(got == want and type(got) is str, f"translate({codon!r}) gave {got!r}, expected {want!r}", case)
+    for seq, want, headline in (("UAAAUG", "", "a stop codon first gives the empty protein"),
+                                ("AUGGC", "M", "the incomplete last codon must be ignored"),
+                                ("augUGGuaa", "MW", "mixed case must be accepted")):
+        case = f"translate({seq!r})"
+        equal(ctx, ctx.call(impl, seq, case=case), want, headline, case)
+    for bad in ("AUGUAAXYZ", "AUGTTT"):
+        raises(ctx, impl, bad, case=f"translate({bad!r})",
+               headline=f"translate({bad!r}) must raise ValueError (a letter other than A/C/G/U, even after a stop)")
 
 
-def _bert_rule(ctx: Context, ids, masked_ids, labels, label: str) -> None:
-    """Fail, naming BERT's 80/10/10 rule, if most labelled positions hold [MASK] but some keep or swap their token."""
-    chosen = labels != -100
-    n = int(chosen.sum())
-    if not n:
-        return
-    got, original = masked_ids[chosen], ids[chosen]
-    n_mask = int((got == MASK).sum())
-    kept = int((got == original).sum())
-    other = n - n_mask - kept
-    if n_mask >= n / 2 and n_mask < n and bool((labels[chosen] == original).all()):
-        ctx.fail("not every position with a label holds [MASK] (4)", label,
-                 [f"of the {n} positions with a label, {n_mask} hold [MASK], {kept} keep their own token and {other} "
-                  "hold another token"],
-                 "BERT's 80/10/10 rule (80% [MASK], 10% a random token, 10% unchanged), as in BERT's and DNABERT's "
-                 "pretraining code: this contract replaces *every* masked position with [MASK] (4), and those are "
-                 "exactly the positions with a label.")
+def hidden_kmer_tokenize(ctx: Context, impl) -> None:
+    case = "kmer_tokenize('GATTACA', 7)"
+    equal(ctx, ctx.call(impl, "GATTACA", 7, case=case), ["GATTACA"], "k = len(seq) gives exactly one k-mer", case)
+    case = "kmer_tokenize('gat', 1)"
+    equal(ctx, ctx.call(impl, "gat", 1, case=case), ["G", "A", "T"], "k = 1 gives the upper-case bases", case)
+    dna = seeded_dna(510, 3000)
+    case = "a sequence of 3000 bases, k=6"
+    tokens = ctx.call(impl, dna, 6, case=case)
+    equal(ctx, tokens, [dna[i:i + 6] for i in range(2995)], "wrong k-mers for a sequence of 3000 bases", case)
+    for args in (("ACGN", 2), ("ACGT", 0), ("ACG", 4), ("ACGU", 2)):
+        raises(ctx, impl, *args, case=f"kmer_tokenize{args!r}", headline=f"kmer_tokenize{args!r} must raise ValueError")
 
 
-def _span_call(ctx: Context, impl, ids: torch.Tensor, k: int, p: float, seed: int | None, label: str):
-    """One call of the student's span_mask on ``ids``: its outputs on the CPU (None on the meta device)."""
-    # A CPU generator only on the CPU run: elsewhere a generator's device would be a guess (global RNG instead).
-    gen = torch.Generator().manual_seed(seed) if seed is not None and ctx.device.type == "cpu" else None
-    dev_ids = ctx.to(ids)
-    args = (dev_ids, k, p) if gen is None else (dev_ids, k, p, gen)
-    got = ctx.call(impl, *args, case=label)
-    expected = [torch.empty(ids.shape, dtype=torch.long)] * 2
-    out = ctx.structure(got, expected, ("masked_ids", "labels"), label, as_tuple=True)
-    if ctx.values and not torch.equal(dev_ids.cpu(), ids):
-        ctx.fail("your code modified `input_ids` in place", label,
-                 cause="write the [MASK] ids into a copy: `masked = input_ids.clone()` (or `masked_fill`, "
-                 "which returns a new tensor).")
-    return [o.cpu() for o in out] if ctx.values else None
-
-
-def _span_draw(ctx: Context, ids, k: int, masked_ids, labels, label: str) -> None:
-    """What every single draw must satisfy: specials kept, [MASK] ids, labels, spans of k tokens."""
-    special = (ids == PAD) | (ids == CLS) | (ids == SEP)
-    masked = masked_ids != ids
-    ctx.expect(not bool((masked & special).any()), "a special token ([PAD], [CLS] or [SEP]) was masked", label,
-               "special tokens masked: only k-mer tokens may be masked; exclude ids 0, 2 and 3 from the candidates.")
-    _bert_rule(ctx, ids, masked_ids, labels, label)
-    ctx.expect(bool((masked_ids[masked] == MASK).all()), "a masked position does not hold the [MASK] id 4", label,
-               f"wrong [MASK] id: masked positions become 4 ([MASK]); found {sorted(set(masked_ids[masked].tolist()))[:5]}.")
-    chosen = labels != -100
-    ctx.expect(bool((labels[~chosen] == -100).all()) and bool((labels[masked] == ids[masked]).all()),
-               "labels are wrong at masked positions", label,
-               "labels hold the original id at masked positions and -100 elsewhere.")
-    other = sorted(set(labels[~masked].tolist()))
-    ctx.expect(other == [-100] or not other, f"labels of unmasked positions are {other[:5]}, not -100", label,
-               "labels not -100: positions that are not masked get the label -100 (ignored by the loss).")
-    ctx.expect(bool((masked_ids[~masked] == ids[~masked]).all()), "unmasked positions changed", label)
-    if k > 1:
-        _span_runs(ctx, k, masked, special, label)
-
-
-def _span_runs(ctx: Context, k: int, masked: torch.Tensor, special: torch.Tensor, label: str) -> None:
-    """Masked runs come in spans of k tokens: a shorter run only at a row's edge or next to a special token."""
-    for b in range(masked.shape[0]):
-        row = masked[b].tolist()
-        for start, length in _runs(row):
-            end = start + length
-            at_edge = start == 0 or end == len(row) or bool(special[b, start - 1]) or bool(special[b, end])
-            if length < k and not at_edge:
-                ctx.fail(f"a run of only {length} masked token(s) at positions {start}..{end - 1} (row {b})",
-                         label, [f"masked positions of the row: {[i for i, v in enumerate(row) if v]}"],
-                         f"spans not contiguous: mask k={k} consecutive tokens at a time (overlapping k-mers "
-                         "leak a lone masked token's bases from its neighbours).")
-    ctx.cases += 1
-
-
-def _span_body(ctx: Context, impl) -> None:
-    """The cases of :func:`check_span_mask`: several k and mask_prob, many draws, mask_prob=0, the generator."""
-    for k, p in [(6, 0.15), (3, 0.3), (1, 0.15)]:
-        ids = _batch(40 + k, 16, 64, k, lengths=[64, 40, 12, 64] * 4)
-        label = f"k={k}, mask_prob={p}, a batch of 16 rows of length 64 ([CLS] ... [SEP] [PAD]...)"
-        out = _span_call(ctx, impl, ids, k, p, 0, label)
-        if out is None:
-            continue
-        _span_draw(ctx, ids, k, *out, label)
-        # fraction over many draws
-        total = masked_n = 0
-        maskable = ((ids != PAD) & (ids != CLS) & (ids != SEP)).sum().item()
-        for seed in range(1, 9):
-            masked_ids, labels = _span_call(ctx, impl, ids, k, p, seed, label)
-            masked_n += int((masked_ids != ids).sum())
-            total += maskable
-        frac = masked_n / total
-        ctx.expect(abs(frac - p) <= 0.05 + 0.2 * p,
-                   f"over 8 draws {frac:.3f} of the maskable tokens were masked; expected about {p}",
-                   label + " (8 draws)",
-                   "wrong mask fraction: about mask_prob of the maskable tokens must be masked; with spans of k "
-                   "tokens, a span starts with probability about mask_prob / k (or choose mask_prob * n / k "
-                   "span starts), not mask_prob.")
-    if not ctx.values:
-        return
-    ids = _batch(50, 4, 30, 3)
-    label = "mask_prob=0 masks nothing (k=3)"
-    m0, l0 = _span_call(ctx, impl, ids, 3, 0.0, 1, label)
-    ctx.expect(torch.equal(m0, ids) and bool((l0 == -100).all()), "mask_prob=0 still masked tokens", label,
-               "wrong mask fraction: the number of masked tokens must follow mask_prob (none for 0).")
-    ids = _batch(51, 8, 64, 6)
-    label = "generator=None uses the global RNG (k=6)"
-    m, lab = _span_call(ctx, impl, ids, 6, 0.15, None, label)
-    _span_draw(ctx, ids, 6, m, lab, label)
-    if ctx.device.type != "cpu":
-        return
-    label = "the same generator seed gives the same masks; different seeds differ (k=6)"
-    a = _span_call(ctx, impl, ids, 6, 0.15, 7, label)
-    b = _span_call(ctx, impl, ids, 6, 0.15, 7, label)
-    c = _span_call(ctx, impl, ids, 6, 0.15, 8, label)
-    ctx.expect(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), "the same seed gave different masks", label,
-               "draw every random number from `generator` (torch.rand(..., generator=generator)); Python's "
-               "`random` module or the global RNG ignore it.")
-    ctx.expect(not torch.equal(a[0], c[0]), "different seeds gave the same mask", label,
-               "the generator is ignored or the mask is not random.")
-
-
-def check_span_mask(impl, *, device=None, time_limit=None) -> CheckReport:
-    """Check a student's ``span_mask(input_ids, k, mask_prob=0.15, generator=None) -> (masked_ids, labels)``.
-
-    Masking is random, so the check verifies properties over many draws: contiguous
-    spans of k tokens, the masked fraction near ``mask_prob``, [PAD]/[CLS]/[SEP] never
-    masked, [MASK] = 4 at masked positions, labels = original id there and -100
-    elsewhere, the input unchanged, and the same generator seed giving the same mask.
-    """
-    refused = torch_refused_modules() + [reference_item(_masking.span_mask, "span_mask")]
-    body = shielded(lambda ctx: _span_body(ctx, impl))
-    return run_check("span_mask", impl, body, refused=refused, device=device, time_limit=time_limit)
+def hidden_build_kmer_vocab(ctx: Context, impl) -> None:
+    case = "build_kmer_vocab(1)"
+    want = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "A": 5, "C": 6, "G": 7, "T": 8}
+    v1 = ctx.call(impl, 1, case=case)
+    ctx.expect(isinstance(v1, dict) and v1 == want, f"build_kmer_vocab(1) is {str(v1)[:200]}", case)
+    case = "build_kmer_vocab(6)"
+    v6 = ctx.call(impl, 6, case=case)
+    ok = isinstance(v6, dict) and len(v6) == 4101 and sorted(v6.values()) == list(range(4101))
+    ctx.expect(ok, "build_kmer_vocab(6) must hold 4101 tokens with the ids 0..4100", case)
+    ok = v6.get("AAAAAA") == 5 and v6.get("AAAAAC") == 6 and v6.get("ACGTAC") == 5 + 0b000110110001 and \
+        v6.get("TTTTTT") == 4100
+    ctx.expect(ok, "build_kmer_vocab(6): a k-mer's id must be 5 + its rank in ACGT order", case)
