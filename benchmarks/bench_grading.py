@@ -1,6 +1,7 @@
-"""The grading engine: all 14 checks run on cs502_lib's references (CPU + meta), as a student's notebook would.
+"""The grading engine: every check of the registry (14 today) on cs502_lib's references (CPU + meta),
+as a student's notebook would run them.
 
-Target: the 14 checks together in under 20 s on 2 CPU cores. The baseline, for
+Target: the checks together in under 20 s on 2 CPU cores. The baseline, for
 scale, is the time to call each reference once on the checks' value cases (no
 guards, no gradients, no diagnosis, no meta run); the ratio says what the
 engine's thoroughness costs on top of the bare computation.
@@ -14,29 +15,14 @@ import torch
 
 import cs502_lib
 import cs502_lib.bio as bio
-import cs502_lib.grading as grading
-from cs502_lib.grading import attention, masking, positions_masks, rnn_lstm, transformer
+from cs502_lib.grading import attention, masking, positions_masks, registry, rnn_lstm, transformer
 
 from ._timing import Result, compare
 
 TARGET_S = 20.0
 
-CHECKS = [
-    (grading.check_rnn_cell, cs502_lib.rnn_cell),
-    (grading.check_lstm_cell, cs502_lib.lstm_cell),
-    (grading.check_scaled_dot_product_attention, cs502_lib.scaled_dot_product_attention),
-    (grading.check_multi_head_attention, cs502_lib.MultiHeadAttention),
-    (grading.check_positional_encoding, cs502_lib.sinusoidal_positional_encoding),
-    (grading.check_causal_mask, cs502_lib.causal_mask),
-    (grading.check_padding_mask, cs502_lib.padding_mask),
-    (grading.check_encoder_layer, cs502_lib.EncoderLayer),
-    (grading.check_decoder_layer, cs502_lib.DecoderLayer),
-    (grading.check_transcribe, bio.transcribe),
-    (grading.check_translate, bio.translate),
-    (grading.check_kmer_tokenize, bio.kmer_tokenize),
-    (grading.check_kmer_vocab, bio.build_kmer_vocab),
-    (grading.check_span_mask, bio.span_mask),
-]
+#: (check, reference) of every graded item of the registry.
+CHECKS = [(it.check_object(), it.reference_object()) for it in registry.ITEMS]
 
 
 def _all_checks() -> None:
@@ -93,7 +79,7 @@ def run() -> Result:
     cold = time.perf_counter() - start
     warm, bare = compare(_all_checks, _bare_reference_calls, repeats=5, warmup=1)
     return Result(
-        name="all 14 grading checks on the references (cpu + meta)",
+        name=f"all {len(CHECKS)} grading checks on the references (cpu + meta)",
         ours=warm, baseline=bare, baseline_name="each reference called once per value case",
         target=f"total <= {TARGET_S:g} s", met=max(warm, cold) <= TARGET_S,
         detail=f"first run in a fresh process (PyTorch's lazy imports included): {cold:.2f} s; "
