@@ -218,20 +218,30 @@ def _ffn_stack(ax, x, w):
     return draw
 
 
+def _self_attention_with_mask(ax, x: float, w: float, input_text: str, title: str, mask_text: str,
+                              mask_dy: float = 0.0):
+    """The bottom of a layer's close-up: the input's label and arrow, the self-attention sublayer (at y = 0.9)
+    and its mask entering from the right (its label ``mask_dy`` above the arrow); the sublayer's Add and Norm."""
+    small = FONT["small"]
+    label(ax, x, 0.22, input_text, fontsize=small)
+    y0 = 0.9
+    arrow(ax, (x, 0.38), (x, y0), style="-")
+    att, add, norm = _sublayer_detailed(ax, x, y0, title, "attention")
+    mx = x + w / 2 + 0.25
+    label(ax, mx + 0.08, att.y + mask_dy, mask_text, fontsize=small, ha="left", color="#444444")
+    arrow(ax, (mx + 0.05, att.y), att.right, color="#444444")
+    return add, norm
+
+
 def draw_encoder_block():
     """One encoder layer in close-up: multi-head self-attention and the feed-forward network, each followed by
     the residual addition ("Add") and layer normalization ("Norm"), with the identity paths and the shapes."""
     fig, ax = new_diagram(6.6, 7.6)
     x, w = 3.3, 2.4
     small = FONT["small"]
-    label(ax, x, 0.22, r"input $x$: (B, n, $d_{model}$)", fontsize=small)
-    y0 = 0.9
-    arrow(ax, (x, 0.38), (x, y0), style="-")
-    att, add1, norm1 = _sublayer_detailed(ax, x, y0, "Multi-head\nself-attention", "attention")
     # the optional padding mask
-    mx = x + w / 2 + 0.25
-    label(ax, mx + 0.08, att.y - 0.02, "padding mask\n(B, 1, 1, n)", fontsize=small, ha="left", color="#444444")
-    arrow(ax, (mx + 0.05, att.y), att.right, color="#444444")
+    add1, norm1 = _self_attention_with_mask(ax, x, w, r"input $x$: (B, n, $d_{model}$)", "Multi-head\nself-attention",
+                                            "padding mask\n(B, 1, 1, n)", mask_dy=-0.02)
     _add_norm_bracket(ax, x + w / 2 + 0.12, add1, norm1)
     y1 = norm1.y + 0.55
     arrow(ax, norm1, (x, y1), style="-")
@@ -253,14 +263,9 @@ def draw_decoder_block():
     fig, ax = new_diagram(7.2, 9.6)
     x, w = 3.2, 2.4
     small = FONT["small"]
-    label(ax, x, 0.22, r"target so far $x$: (B, m, $d_{model}$)", fontsize=small)
-    y0 = 0.9
-    arrow(ax, (x, 0.38), (x, y0), style="-")
-    att, add1, norm1 = _sublayer_detailed(ax, x, y0, "Masked multi-head\nself-attention", "attention")
-    mx = x + w / 2 + 0.25
-    label(ax, mx + 0.08, att.y, "causal mask (m, m):\nposition i sees\npositions j ≤ i", fontsize=small,
-          ha="left", color="#444444")
-    arrow(ax, (mx + 0.05, att.y), att.right, color="#444444")
+    add1, norm1 = _self_attention_with_mask(ax, x, w, r"target so far $x$: (B, m, $d_{model}$)",
+                                            "Masked multi-head\nself-attention",
+                                            "causal mask (m, m):\nposition i sees\npositions j ≤ i")
     _add_norm_bracket(ax, x + w / 2 + 0.12, add1, norm1, "Add & Norm 1")
     y1 = norm1.y + 0.55
     arrow(ax, norm1, (x, y1), style="-")
