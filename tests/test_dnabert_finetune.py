@@ -284,12 +284,14 @@ def test_cli_older_command_names_and_the_threads_check(capsys):
                                                                   ["--task", "tfbs", "--model", "cnn"])):
         assert p.parse_args([old, *rest]).func is p.parse_args([new, *rest]).func  # one subparser, two names
     for command in (["finetune", "--task", "splice"], ["baseline", "--task", "tfbs", "--model", "cnn"],
-                    ["pretrain", "--out", "unused"], ["results"]):
+                    ["pretrain", "--out", "unused"]):
         assert main([*command, "--threads", "0"]) == 2
         assert "--threads must be at least 1" in capsys.readouterr().err
+    assert main(["study", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
 
 
 def test_results_command_keeps_its_older_module_spelling():
     proc = subprocess.run([sys.executable, "-m", "cs502_lib.dnabert.results", "--help"], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
-    assert proc.returncode == 0 and "--only" in proc.stdout and "dnabert results" in proc.stdout
+    assert proc.returncode == 0 and "--study" in proc.stdout and "dnabert results" in proc.stdout

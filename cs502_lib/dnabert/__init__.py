@@ -14,12 +14,18 @@
 - :mod:`.finetune`: :class:`~.finetune.FinetuneSettings`, the classifier with its four heads
   (mean, [CLS], max, flatten), training and evaluation.
 - :mod:`.classifier_baselines`: k-mer and one-hot logistic regression and a one-hot CNN on the same tasks.
-- :mod:`.results`: the cached results table of the chapters and the published reference figures.
+- :mod:`.adapt`: task-adaptive pretraining (more masked-LM training on a task's unlabelled sequences)
+  and the masked-LM score of a checkpoint on a task's sequences.
+- :mod:`.study`: the recipe of chapter 10's experiments (seeds, label fractions, compute, k) and the
+  runner that caches them (``results/study.json``).
+- :mod:`.results`: the cached study as the chapters' tables and figures (mean +- sd over seeds, paired
+  differences) and the published reference figures.
 - :mod:`.cli`: the command line.
 
-Command line: ``python -m cs502_lib.dnabert {pretrain,mlm-baselines,report,finetune,classifier-baseline,results} --help``
+Command line: ``python -m cs502_lib.dnabert {pretrain,mlm-baselines,report,finetune,classifier-baseline,study,results} --help``
 (``torchrun --nproc_per_node N -m cs502_lib.dnabert pretrain ...`` for several processes).
-The committed checkpoint and its record are in ``cs502_lib/dnabert/checkpoints/``.
+The committed checkpoint and its record are in ``cs502_lib/dnabert/checkpoints/``; a second one, the same
+recipe pretrained for 4.5 minutes on an H200 GPU, in ``cs502_lib/dnabert/checkpoints_h200/``.
 """
 
 from .model import (

@@ -8,8 +8,8 @@ Commands (older names in brackets; ``COMMAND --help`` lists the options):
 - ``report``: the loss and accuracy curves of a pretraining run;
 - ``finetune``: fine-tune on promoters, tfbs or splice (``--json``: the last line of stdout is the result);
 - ``classifier-baseline`` (``baseline``): k-mer LR, one-hot LR and CNN on the fine-tuning tasks;
-- ``results``: rerun every baseline and fine-tuning and write the chapters' results cache
-  (also ``python -m cs502_lib.dnabert.results``).
+- ``study``: run what the cache of chapter 10's experiments lacks (seeds, label fractions, compute, k);
+- ``results``: print the cached study as tables, mean +- sd over seeds (also ``python -m cs502_lib.dnabert.results``).
 
 Exit status: 0; 2 for invalid settings; 3 when a classifier collapses to one class.
 """

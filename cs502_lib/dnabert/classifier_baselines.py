@@ -22,6 +22,7 @@ Everything is seeded and single-model (no ensembles), and the metrics come from
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -30,7 +31,8 @@ from torch import nn
 
 from ..bio.kmers import NUM_SPECIAL, KmerTokenizer
 from ..bio.sequences import dna_codes
-from .tasks import CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, metrics, subsample, task_splits
+from .tasks import (CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, label_fraction, metrics, subsample,
+                    task_splits)
 
 __all__ = [
     "MODELS",
@@ -151,13 +153,17 @@ class OneHotCNN(nn.Module):
 
 def fit_cnn(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, epochs: int = 15, lr: float = 2e-3,
             batch_size: int = 64, weight_decay: float = 1e-3, seed: int = 0, pool: str = "local",
-            channels: int = 64, width: int = 9) -> OneHotCNN:
-    """Train :class:`OneHotCNN` with AdamW on one-hot inputs ``x`` (N, 4, L) and labels ``y`` (N,)."""
+            channels: int = 64, width: int = 9, min_steps: int = 0) -> OneHotCNN:
+    """Train :class:`OneHotCNN` with AdamW on one-hot inputs ``x`` (N, 4, L) and labels ``y`` (N,).
+
+    ``min_steps``: at least this many optimizer steps (more epochs on a small training set).
+    """
     torch.manual_seed(seed)
     model = OneHotCNN(x.shape[-1], num_classes, channels=channels, width=width, pool=pool)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
     model.train()
+    epochs = max(epochs, math.ceil(min_steps / math.ceil(len(y) / batch_size)))
     for _ in range(epochs):
         for idx in torch.randperm(len(y), generator=g).split(batch_size):
             loss = F.cross_entropy(model(x[idx]), y[idx])
@@ -171,7 +177,7 @@ def fit_cnn(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, epochs: int =
 
 
 def _predict_split(model_name: str, split: Split, num_classes: int, *, k: int, l2: float, epochs: int,
-                   seed: int, pool: str, width: int) -> dict[str, torch.Tensor]:
+                   seed: int, pool: str, width: int, min_steps: int = 0) -> dict[str, torch.Tensor]:
     """Fit on ``split``'s training part; predicted labels of each evaluation set."""
     if model_name == "kmer-lr":
         feats = lambda s: kmer_frequencies(s, k)  # noqa: E731
@@ -180,7 +186,7 @@ def _predict_split(model_name: str, split: Split, num_classes: int, *, k: int, l
     x = feats(split.train_seqs)
     y = split.train_labels
     if model_name == "cnn":
-        model = fit_cnn(x, y, num_classes, epochs=epochs, seed=seed, pool=pool, width=width)
+        model = fit_cnn(x, y, num_classes, epochs=epochs, seed=seed, pool=pool, width=width, min_steps=min_steps)
         with torch.no_grad():
             return {name: model(feats(s)).argmax(-1) for name, (s, _) in split.evals.items()}
     x = x.flatten(1)
@@ -192,8 +198,8 @@ def _predict_split(model_name: str, split: Split, num_classes: int, *, k: int, l
 
 def run_baseline(task: str, model: str, *, k: int = 6, l2: float | None = None, epochs: int | None = None,
                  seed: int = 0, folds: int = 10, pool: str | None = None, width: int | None = None,
-                 max_train: int | None = None,
-                 max_eval: int | None = None, check_collapse: bool = True) -> dict:
+                 max_train: int | None = None, max_eval: int | None = None, check_collapse: bool = True,
+                 fraction: float = 1.0, split_seed: int = 0, min_steps: int = 0) -> dict:
     """Fit and evaluate one baseline on one task; returns a JSON-ready dict.
 
     Args:
@@ -206,6 +212,9 @@ def run_baseline(task: str, model: str, *, k: int = 6, l2: float | None = None, 
             (default: :data:`CNN_DEFAULTS` of the task).
         max_train, max_eval: subsample the splits (quick checks and tests only).
         check_collapse: raise :class:`~.tasks.ModelCollapseError` on single-class predictions.
+        fraction: train on this stratified fraction of the training labels (drawn with ``seed``).
+        split_seed: promoters: the seed of the cross-validation folds (repeated cross-validation).
+        min_steps: the CNN trains for at least this many optimizer steps.
 
     Returns:
         ``{"task", "model", "protocol", "accuracy", "f1", "mcc", "n", "predicted_counts", "seconds", ...}``
@@ -226,14 +235,16 @@ def run_baseline(task: str, model: str, *, k: int = 6, l2: float | None = None, 
     t0 = time.perf_counter()
     preds: dict[str, list[torch.Tensor]] = {}
     truth: dict[str, list[torch.Tensor]] = {}
-    for split in task_splits(task, folds=folds):
-        split = subsample(split, max_train, max_eval, seed=seed)
-        for name, p in _predict_split(model, split, num_classes, k=k, l2=l2, epochs=epochs, seed=seed, pool=pool, width=width).items():
+    for split in task_splits(task, folds=folds, seed=split_seed if task == "promoters" else 0):
+        split = label_fraction(subsample(split, max_train, max_eval, seed=seed), fraction, seed=seed)
+        for name, p in _predict_split(model, split, num_classes, k=k, l2=l2, epochs=epochs, seed=seed, pool=pool,
+                                      width=width, min_steps=min_steps).items():
             preds.setdefault(name, []).append(p)
             truth.setdefault(name, []).append(split.evals[name][1])
     result = {"task": task, "model": model, "protocol": evaluation_protocol(task, folds)}
     params = {"k": k, "l2": l2} if model == "kmer-lr" else {"l2": l2} if model == "onehot-lr" else {"epochs": epochs, "pool": pool, "width": width}
-    result["params"] = params | {"seed": seed} | ({"folds": folds} if task == "promoters" else {})
+    result["params"] = (params | {"seed": seed} | ({"folds": folds, "split_seed": split_seed} if task == "promoters" else {})
+                        | ({"fraction": fraction} if fraction != 1.0 else {}) | ({"min_steps": min_steps} if min_steps else {}))
     for name in preds:
         p, t = torch.cat(preds[name]), torch.cat(truth[name])
         m = metrics(t, p, num_classes)

@@ -11,7 +11,8 @@ command                   older name   library function
 ``report``                             :func:`.report.save_curves` (the curves of a pretraining run)
 ``finetune``                           :func:`.finetune.finetune` (:class:`.finetune.FinetuneSettings`)
 ``classifier-baseline``   baseline     :func:`.classifier_baselines.run_baseline` (k-mer LR, one-hot LR, CNN)
-``results``                            :func:`.results.write_results` (the chapters' results cache; also
+``study``                              :func:`.study.run_study` (runs what chapter 10's cache lacks)
+``results``                            :func:`.results.format_results` (the cached study as tables; also
                                        ``python -m cs502_lib.dnabert.results``)
 ========================  ===========  =====================================================================
 
@@ -37,7 +38,8 @@ from .mlm_baselines import mlm_baselines
 from .model import DEFAULT_CHECKPOINT
 from .pretrain import PretrainSettings, pretrain
 from .report import save_curves
-from .results import RESULTS_FILE, write_results
+from .results import format_results
+from .study import PARTS, STUDY_FILE, load_study, run_study
 from .tasks import TASKS, ModelCollapseError, print_result
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main", "pretrain_settings", "finetune_settings"]
@@ -218,19 +220,28 @@ def _run_classifier_baseline(args: argparse.Namespace) -> dict:
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", type=Path, default=STUDY_FILE, help="the study cache (default: the committed one)")
+
+
+def _run_results(args: argparse.Namespace) -> str:
+    text = format_results(load_study(args.study))
+    print(text)
+    return text
+
+
+def _add_study(p: argparse.ArgumentParser) -> None:
     a = p.add_argument
-    a("--only", choices=("baselines", "finetune"), default=None, help="rerun one part, keep the other")
-    a("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
-    a("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    a("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    a("--out", type=Path, default=RESULTS_FILE)
-    a("--save-splice", type=Path, default=None,
-      help="also save the fully fine-tuned pretrained splice model there (for the attention maps)")
+    a("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts of the study to run (default: all)")
+    a("--workers", type=int, default=2, help="processes, one torch thread each (default 2)")
+    a("--out", type=Path, default=STUDY_FILE, help="the cache (default: the committed one)")
+    a("--work", type=Path, default=Path("runs/study"), help="folder of the study's own pretrainings")
+    a("--max-minutes", type=float, default=None, help="submit no new run after this many minutes")
 
 
-def _run_results(args: argparse.Namespace) -> dict:
-    return write_results(tasks=args.tasks, only=args.only, checkpoint=args.checkpoint, out=args.out,
-                         save_splice=args.save_splice)
+def _run_study(args: argparse.Namespace) -> dict:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    return run_study(args.parts, workers=args.workers, out=args.out, work=args.work, max_minutes=args.max_minutes)
 
 
 # ---- the parser -----------------------------------------------------------------------------------------
@@ -245,8 +256,10 @@ SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str, Callable, Callable]] = {
                  _add_finetune, _run_finetune),
     "classifier-baseline": (("baseline",), "classical classifiers (k-mer LR, one-hot LR, CNN) on the fine-tuning tasks",
                             _add_classifier_baseline, _run_classifier_baseline),
-    "results": ((), "rerun every baseline and fine-tuning of the chapters and write the results cache",
+    "results": ((), "print the chapters' results (mean +- sd over seeds) from the study cache",
                 _add_results, _run_results),
+    "study": ((), "run what the cache of chapter 10's study (seeds, label fractions, compute, k) lacks",
+              _add_study, _run_study),
 }
 
 

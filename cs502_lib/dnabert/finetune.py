@@ -44,7 +44,8 @@ from ..bio.kmers import KmerTokenizer
 from ..bio.sequences import reverse_complement
 from .model import DEFAULT_CHECKPOINT, DNABertConfig, DNABertForSequenceClassification
 from .optim import finetune_lr_factor, param_groups, set_lr
-from .tasks import CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, metrics, subsample, task_splits
+from .tasks import (CLASS_NAMES, TASKS, Split, check_not_collapsed, evaluation_protocol, label_fraction, metrics, subsample,
+                    task_splits)
 
 __all__ = [
     "FinetuneSettings",
@@ -86,6 +87,8 @@ class FinetuneSettings:
             fine-tuning": a head that already works does not send large, random gradients into
             the pretrained layers at the start of fine-tuning).
         probe_lr: learning rate of that head-only stage.
+        min_steps: each stage trains for at least this many optimizer steps (its epochs are raised
+            when the training set is small: the label-efficiency runs on 1 % of the labels).
     """
 
     epochs: int = 3
@@ -101,6 +104,7 @@ class FinetuneSettings:
     rc_augment: bool = False
     probe_epochs: int = 0
     probe_lr: float = 3e-3
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -117,6 +121,8 @@ class FinetuneSettings:
             raise ValueError(f"probe_epochs must be a non-negative integer, got {self.probe_epochs!r}")
         if not self.probe_lr > 0:
             raise ValueError(f"probe_lr must be positive, got {self.probe_lr!r}")
+        if not isinstance(self.min_steps, int) or self.min_steps < 0:
+            raise ValueError(f"min_steps must be a non-negative integer, got {self.min_steps!r}")
 
 
 #: Per task and mode (``"full"``/``"frozen"``): the settings the course's results use.
@@ -316,11 +322,12 @@ def train_classifier(model: SequenceClassifier, seqs: list[str], labels: torch.T
     opt = torch.optim.AdamW(params, lr=s.lr)
     n = len(seqs)
     steps_per_epoch = math.ceil(n / s.batch_size)
-    total = s.epochs * steps_per_epoch
+    epochs = max(s.epochs, math.ceil(s.min_steps / steps_per_epoch))
+    total = epochs * steps_per_epoch
     losses: list[float] = []
     step = 0
     bar = tqdm(total=total, desc=desc, disable=not progress, mininterval=2.0, dynamic_ncols=True)
-    for _ in range(s.epochs):
+    for _ in range(epochs):
         if freeze_encoder:
             model.train()
             model.bert.eval()
@@ -358,7 +365,8 @@ def _n_tokens(checkpoint: str | Path | None, split: Split) -> int:
 def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder: bool = False,
              from_scratch: bool = False, settings: FinetuneSettings | None = None, seed: int = 0,
              folds: int = 10, max_train: int | None = None, max_eval: int | None = None,
-             save: str | Path | None = None, progress: bool = True, check_collapse: bool = True) -> dict:
+             save: str | Path | None = None, progress: bool = True, check_collapse: bool = True,
+             fraction: float = 1.0, split_seed: int = 0) -> dict:
     """Fine-tune on ``task``'s fixed split(s) and evaluate; returns a JSON-ready dict.
 
     Args:
@@ -369,6 +377,9 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
         settings: hyper-parameters (default: :data:`DEFAULTS` of the task and mode).
         seed: seed of the classifier's initialization and of the batch order.
         max_train, max_eval: subsample the splits (quick checks and tests only).
+        fraction: train on this stratified fraction of the training labels (:func:`~.tasks.label_fraction`,
+            drawn with ``seed``); the evaluation sets are unchanged.
+        split_seed: promoters: the seed of the cross-validation folds (repeated cross-validation).
         save: save the fine-tuned model there (``save_pretrained`` + ``finetune.json``; not for promoters).
         check_collapse: raise :class:`~.tasks.ModelCollapseError` when the test predictions hold one class.
 
@@ -388,9 +399,9 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
     preds: dict[str, list[torch.Tensor]] = {}
     truth: dict[str, list[torch.Tensor]] = {}
     curves = []
-    splits = task_splits(task, folds=folds)
+    splits = task_splits(task, folds=folds, seed=split_seed if task == "promoters" else 0)
     for f, split in enumerate(splits):
-        split = subsample(split, max_train, max_eval, seed=seed)
+        split = label_fraction(subsample(split, max_train, max_eval, seed=seed), fraction, seed=seed)
         model = load_classifier(num_classes, checkpoint, from_scratch=from_scratch, pooling=s.pooling,
                                 classifier_dropout=s.classifier_dropout, seed=seed, length=_n_tokens(checkpoint, split),
                                 encoder_dropout=s.encoder_dropout)
@@ -414,7 +425,8 @@ def finetune(task: str, *, checkpoint: str | Path | None = None, freeze_encoder:
         "classes": list(CLASS_NAMES[task]),
     }
     result |= _scores(preds, truth, curves, num_classes)
-    result["settings"] = asdict(s) | {"seed": seed} | ({"folds": folds} if task == "promoters" else {})
+    result["settings"] = (asdict(s) | {"seed": seed} | ({"folds": folds, "split_seed": split_seed} if task == "promoters" else {})
+                          | ({"fraction": fraction} if fraction != 1.0 else {}))
     result["threads"] = torch.get_num_threads()
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if check_collapse:

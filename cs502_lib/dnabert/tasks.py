@@ -34,6 +34,7 @@ __all__ = [
     "ModelCollapseError",
     "check_not_collapsed",
     "subsample",
+    "label_fraction",
     "print_result",
 ]
 
@@ -152,6 +153,27 @@ def subsample(split: Split, max_train: int | None, max_eval: int | None, seed: i
 
     tr = cut(split.train_seqs, split.train_labels, max_train)
     return Split(tr[0], tr[1], {name: cut(s, y, max_eval) for name, (s, y) in split.evals.items()})
+
+
+def label_fraction(split: Split, fraction: float, seed: int = 0) -> Split:
+    """``split`` with a stratified ``fraction`` of its training labels (the evaluation sets unchanged).
+
+    Each class keeps ``max(1, round(fraction * n_class))`` of its training sequences, drawn with
+    ``seed`` (another seed, another subset); ``fraction=1`` returns ``split`` itself. This is the
+    label-efficiency experiment's knob: the model sees fewer labelled examples, the test set stays.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    if fraction == 1.0:
+        return split
+    g = torch.Generator().manual_seed(10_007 * seed + 1)
+    keep = []
+    for c in split.train_labels.unique(sorted=True).tolist():
+        idx = (split.train_labels == c).nonzero().flatten()
+        n = max(1, round(fraction * len(idx)))
+        keep.append(idx[torch.randperm(len(idx), generator=g)[:n]])
+    tr = _take(split.train_seqs, split.train_labels, torch.cat(keep).sort().values)
+    return Split(tr[0], tr[1], split.evals)
 
 
 def print_result(title: str, res: dict, footer: str, *, as_json: bool = False) -> None:
