@@ -213,6 +213,7 @@ def adapt_rows(study: dict) -> list[dict]:
 
 
 def pm(s: dict | None, digits: int = 3) -> str:
+    """A :func:`summary` as ``"mean +- sd"`` (a single published figure as its value; ``"-"`` when empty)."""
     if not s or s.get("mean") is None:
         return "-"
     return f"{s['mean']:.{digits}f}" if not s.get("sd") and s["n"] == 1 else f"{s['mean']:.{digits}f} +- {s['sd']:.{digits}f}"

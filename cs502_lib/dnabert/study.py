@@ -27,6 +27,7 @@ labels an epoch is one or two steps).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,7 +41,7 @@ import torch
 
 from .adapt import ADAPT_FILE, AdaptSettings, adapt, domain_mlm
 from .classifier_baselines import MODELS, run_baseline
-from .finetune import DEFAULTS, finetune
+from .finetune import DEFAULTS, FinetuneSettings, finetune
 from .model import DEFAULT_CHECKPOINT
 from .pretrain import PretrainSettings, pretrain
 from .tasks import TASKS
@@ -144,7 +145,19 @@ def _checkpoint(run: Run, work: Path) -> Path:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256((path / "model.pt").read_bytes()).hexdigest()[:16]
+    """The first 16 hex digits of ``path/model.pt``'s sha256 (read once per file version, not once per run)."""
+    st = (path / "model.pt").stat()
+    return _sha_of(str(path / "model.pt"), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha_of(file: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(file).read_bytes()).hexdigest()[:16]
+
+
+def _finetune_settings(run: Run) -> FinetuneSettings:
+    """The fine-tuning settings of a DNABERT-mini run: the task's DEFAULTS, at least MIN_STEPS steps."""
+    return replace(DEFAULTS[run.task, run.mode], min_steps=MIN_STEPS)
 
 
 def run_settings(run: Run, work: Path | None = None) -> dict:
@@ -153,7 +166,7 @@ def run_settings(run: Run, work: Path | None = None) -> dict:
     base = {"key": run.key, "task": run.task, "method": run.method, "seed": run.seed, "fraction": run.fraction}
     if run.method != "dnabert":
         return base | {"min_steps": MIN_STEPS if run.method == "cnn" else 0}
-    s = replace(DEFAULTS[run.task, run.mode], min_steps=MIN_STEPS)
+    s = _finetune_settings(run)
     start = {"checkpoint_sha": _sha(_checkpoint(run, work))} if run.init in ("pretrained", "h200") else {}
     if run.needs is not None:
         start = {"pretraining": run.needs.settings(work)}
@@ -169,7 +182,7 @@ def _execute(run: Run, work: Path) -> dict:
                            min_steps=MIN_STEPS if run.method == "cnn" else 0, check_collapse=False)
     else:
         res = finetune(run.task, checkpoint=_checkpoint(run, work), freeze_encoder=run.mode == "frozen",
-                       from_scratch=run.init == "scratch" or run.init.endswith("-random"), settings=replace(DEFAULTS[run.task, run.mode], min_steps=MIN_STEPS),
+                       from_scratch=run.init == "scratch" or run.init.endswith("-random"), settings=_finetune_settings(run),
                        seed=run.seed, fraction=run.fraction, split_seed=run.seed, progress=False, check_collapse=False)
     keep = ("accuracy", "f1", "mcc", "n", "predicted_counts", "seconds")
     record |= {k: res[k] for k in keep}
